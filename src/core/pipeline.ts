@@ -1,0 +1,200 @@
+// The training pipeline, shared by the CLI and the browser: reviews -> hashed counts ->
+// (validation split) -> weighting -> training -> model. Epochs are chosen on a seeded,
+// stratified validation split of train/; the final model is then retrained on all of
+// train/ for that many epochs. The test set is only ever evaluated for display.
+
+import { stratifiedSplit } from "./dataset.ts";
+import {
+  applyFeatureWeights,
+  DEFAULT_FEATURES,
+  fitFeatureWeights,
+  NgramHasher,
+  selectRows,
+  validateFeatureConfig,
+  type FeatureConfig,
+} from "./features.ts";
+import { binaryMetrics } from "./metrics.ts";
+import { roundToHalf, type SentimentModel } from "./model-format.ts";
+import { DEFAULT_TRAIN, InvalidSettingsError, trainLoop, validateTrainConfig, type EpochRecord, type TrainConfig } from "./train.ts";
+import type { Csr, LabelledSet, Review, TrainingBackend } from "./types.ts";
+
+export interface PipelineOptions {
+  features: FeatureConfig;
+  training: TrainConfig;
+  /** share of train/ held out for choosing the epoch count (0 = no selection: train `epochs`) */
+  validationFraction: number;
+  /** retrain on all of train/ for the chosen number of epochs */
+  refit: boolean;
+}
+
+export const DEFAULT_PIPELINE: PipelineOptions = {
+  features: DEFAULT_FEATURES,
+  training: DEFAULT_TRAIN,
+  validationFraction: 0.2,
+  refit: true,
+};
+
+export type PipelineStage = "featurize" | "select" | "refit" | "evaluate";
+
+export interface PipelineHooks {
+  onStage?: (stage: PipelineStage, detail: string) => void;
+  /** progress of featurizing, in documents */
+  onFeaturize?: (done: number, total: number) => void;
+  onEpoch?: (stage: "select" | "refit", record: EpochRecord) => void;
+  shouldStop?: () => boolean;
+  now?: () => number;
+}
+
+export function validatePipelineOptions(o: PipelineOptions): void {
+  validateTrainConfig(o.training);
+  try {
+    validateFeatureConfig(o.features);
+  } catch (e) {
+    throw new InvalidSettingsError((e as Error).message);
+  }
+  if (!(o.validationFraction >= 0 && o.validationFraction < 1))
+    throw new InvalidSettingsError(`validation fraction must be in [0, 1) (got ${o.validationFraction})`);
+}
+
+/** Hashed count rows and labels for a list of reviews. */
+export function hashReviews(
+  reviews: readonly Review[],
+  features: FeatureConfig,
+  onProgress?: (done: number) => void,
+): { counts: Csr; labels: Uint8Array } {
+  const hasher = new NgramHasher(features.ngramMax, features.hashBits);
+  const counts = hasher.hashDocuments(
+    reviews.map((r) => r.text),
+    onProgress,
+  );
+  return { counts, labels: Uint8Array.from(reviews, (r) => r.label) };
+}
+
+function weighted(name: string, counts: Csr, labels: Uint8Array, fw: ReturnType<typeof fitFeatureWeights>, f: FeatureConfig): LabelledSet {
+  return { name, x: applyFeatureWeights(counts, fw, f), y: labels };
+}
+
+/**
+ * Train a model from reviews. `makeBackend` is called once per training run (selection,
+ * then refit), so each run starts from fresh zero weights.
+ */
+export async function trainPipeline(
+  data: { train: readonly Review[]; test?: readonly Review[] },
+  options: PipelineOptions,
+  makeBackend: () => Promise<TrainingBackend> | TrainingBackend,
+  hooks: PipelineHooks = {},
+): Promise<SentimentModel> {
+  validatePipelineOptions(options);
+  const now = hooks.now ?? (() => performance.now());
+  const t0 = now();
+  const f = options.features;
+  const total = data.train.length + (data.test?.length ?? 0);
+  hooks.onStage?.("featurize", `${total} reviews`);
+  const train = hashReviews(data.train, f, (d) => hooks.onFeaturize?.(d, total));
+  const test = data.test ? hashReviews(data.test, f, (d) => hooks.onFeaturize?.(data.train.length + d, total)) : null;
+
+  let bestEpoch = options.training.epochs;
+  let stoppedEarly = false;
+  let selection: EpochRecord[] = [];
+  let validationMetrics: SentimentModel["metrics"]["validation"];
+  let backendInfo = { kind: "", deviceName: "" };
+
+  if (options.validationFraction > 0) {
+    hooks.onStage?.("select", "choosing the number of epochs on the validation split");
+    const split = stratifiedSplit(train.labels, options.validationFraction, options.training.seed);
+    const fitCounts = selectRows(train.counts, split.fit);
+    const fitLabels = Uint8Array.from(split.fit, (i) => train.labels[i]!);
+    const fw = fitFeatureWeights(fitCounts, fitLabels, f);
+    const valSet = weighted("validation", selectRows(train.counts, split.validation), Uint8Array.from(split.validation, (i) => train.labels[i]!), fw, f);
+    const backend = await makeBackend();
+    try {
+      const res = await trainLoop(
+        backend,
+        {
+          train: weighted("train", fitCounts, fitLabels, fw, f),
+          validation: valSet,
+          test: test ? weighted("test", test.counts, test.labels, fw, f) : undefined,
+        },
+        options.training,
+        { onEpoch: (r) => hooks.onEpoch?.("select", r), shouldStop: hooks.shouldStop, now },
+      );
+      selection = res.history;
+      bestEpoch = Math.max(1, res.bestEpoch);
+      stoppedEarly = res.stoppedEarly;
+      backendInfo = res.backend;
+      if (!options.refit) {
+        return finish(res.weights, res.bias, fw, [], fitCounts.nRows, false);
+      }
+      const valProbs = probabilities(valSet.x, res.weights, res.bias);
+      validationMetrics = binaryMetrics(valSet.y, valProbs);
+    } finally {
+      backend.dispose();
+    }
+  }
+
+  hooks.onStage?.("refit", `training on all ${train.counts.nRows} reviews of train/ for ${bestEpoch} epochs`);
+  const fw = fitFeatureWeights(train.counts, train.labels, f);
+  const backend = await makeBackend();
+  try {
+    const res = await trainLoop(
+      backend,
+      { train: weighted("train", train.counts, train.labels, fw, f), test: test ? weighted("test", test.counts, test.labels, fw, f) : undefined },
+      { ...options.training, epochs: bestEpoch },
+      { onEpoch: (r) => hooks.onEpoch?.("refit", r), shouldStop: hooks.shouldStop, now },
+    );
+    backendInfo = res.backend;
+    return finish(res.weights, res.bias, fw, res.history, train.counts.nRows, options.validationFraction > 0);
+  } finally {
+    backend.dispose();
+  }
+
+  function finish(
+    trainedWeights: Float32Array,
+    bias: number,
+    trainedFw: ReturnType<typeof fitFeatureWeights>,
+    final: EpochRecord[],
+    nTrain: number,
+    refit: boolean,
+  ): SentimentModel {
+    // measure what will be stored: both arrays as float16 (see model-format.ts)
+    const weights = roundToHalf(trainedWeights);
+    const fw = { kind: trainedFw.kind, scale: roundToHalf(trainedFw.scale) };
+    const metrics: SentimentModel["metrics"] = {};
+    if (validationMetrics) metrics.validation = validationMetrics;
+    if (test) {
+      hooks.onStage?.("evaluate", "scoring the test set");
+      const x = applyFeatureWeights(test.counts, fw, f);
+      metrics.test = binaryMetrics(test.labels, probabilities(x, weights, bias));
+    }
+    return {
+      features: f,
+      featureWeights: fw,
+      weights,
+      bias,
+      training: {
+        config: options.training,
+        validationFraction: options.validationFraction,
+        bestEpoch,
+        stoppedEarly,
+        refit,
+        backend: backendInfo,
+        nTrain,
+        seconds: (now() - t0) / 1000,
+      },
+      metrics,
+      history: { selection, final },
+      createdAt: new Date().toISOString(),
+    };
+  }
+}
+
+/** P(positive) for every row, in float64 arithmetic. */
+export function probabilities(x: Csr, w: Float32Array, b: number): Float64Array {
+  const out = new Float64Array(x.nRows);
+  for (let i = 0; i < x.nRows; i++) {
+    let z = b;
+    for (let k = x.rowPtr[i]!; k < x.rowPtr[i + 1]!; k++) z += x.values[k]! * w[x.colIdx[k]!]!;
+    out[i] = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+  }
+  return out;
+}

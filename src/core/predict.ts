@@ -1,0 +1,138 @@
+// Prediction and explanation: model -> features -> P(positive) -> per-n-gram contributions.
+// A logistic regression explains itself exactly: the logit is the bias plus the sum of
+// weight x feature value over the review's n-grams.
+
+import { applyFeatureWeights, ngramBucket, NgramHasher } from "./features.ts";
+import type { SentimentModel } from "./model-format.ts";
+import { sigmoid } from "../cpu-reference/logistic.ts";
+import { normalizeText, scanTokens, TokenSpans } from "./text.ts";
+import type { Csr } from "./types.ts";
+
+export type Label = "positive" | "negative";
+
+export interface Prediction {
+  label: Label;
+  probabilities: { negative: number; positive: number };
+  /** the logit w . x + b */
+  logit: number;
+}
+
+/** Thrown for text that cannot be scored (empty or whitespace only). */
+export class EmptyTextError extends Error {
+  override name = "EmptyTextError";
+  constructor() {
+    super("the review is empty: give some text to score");
+  }
+}
+
+export interface Contribution {
+  /** the n-gram, tokens joined by spaces */
+  ngram: string;
+  /** weight x feature value: > 0 pushes toward positive */
+  contribution: number;
+}
+
+export interface Explanation extends Prediction {
+  /** the review's tokens, and each token's share of the logit (sum = logit - bias) */
+  tokens: { text: string; start: number; end: number; score: number }[];
+  /** the normalized text the token offsets point into */
+  normalizedText: string;
+  /** strongest contributions, most positive first / most negative first */
+  topPositive: Contribution[];
+  topNegative: Contribution[];
+  bias: number;
+}
+
+export function predictionFromLogit(logit: number): Prediction {
+  const positive = sigmoid(logit);
+  return {
+    label: logit >= 0 ? "positive" : "negative",
+    probabilities: { negative: 1 - positive, positive },
+    logit,
+  };
+}
+
+export class Predictor {
+  readonly model: SentimentModel;
+  private readonly hasher: NgramHasher;
+
+  constructor(model: SentimentModel) {
+    this.model = model;
+    this.hasher = new NgramHasher(model.features.ngramMax, model.features.hashBits);
+  }
+
+  /** Feature rows for raw texts (counts hashed, then weighted as in training). */
+  featurize(texts: readonly string[]): Csr {
+    const counts = this.hasher.hashDocuments(texts);
+    return applyFeatureWeights(counts, this.model.featureWeights, this.model.features);
+  }
+
+  /** Logits for many texts (empty texts get the bias alone; callers decide what to do with them). */
+  logits(texts: readonly string[]): Float64Array {
+    const x = this.featurize(texts);
+    const w = this.model.weights;
+    const out = new Float64Array(texts.length);
+    for (let i = 0; i < x.nRows; i++) {
+      let acc = this.model.bias;
+      for (let k = x.rowPtr[i]!; k < x.rowPtr[i + 1]!; k++) acc += x.values[k]! * w[x.colIdx[k]!]!;
+      out[i] = acc;
+    }
+    return out;
+  }
+
+  predict(text: string): Prediction {
+    if (text.trim() === "") throw new EmptyTextError();
+    return predictionFromLogit(this.logits([text])[0]!);
+  }
+
+  predictMany(texts: readonly string[]): Prediction[] {
+    return Array.from(this.logits(texts), predictionFromLogit);
+  }
+
+  /**
+   * The prediction with its exact decomposition. Each distinct n-gram bucket j present
+   * contributes c_j = w_j x_j to the logit; c_j is shared equally among the n-gram's
+   * occurrences, and each occurrence's share equally among its tokens, so token scores
+   * add up to logit - bias.
+   */
+  explain(text: string, top = 10): Explanation {
+    if (text.trim() === "") throw new EmptyTextError();
+    const normalizedText = normalizeText(text);
+    const spans = new TokenSpans();
+    const nTok = scanTokens(normalizedText, spans);
+    const tokens = Array.from({ length: nTok }, (_, k) => ({
+      text: normalizedText.slice(spans.starts[k]!, spans.ends[k]!),
+      start: spans.starts[k]!,
+      end: spans.ends[k]!,
+      score: 0,
+    }));
+    const x = this.featurize([text]);
+    const contributionOf = new Map<number, number>();
+    for (let k = x.rowPtr[0]!; k < x.rowPtr[1]!; k++) {
+      contributionOf.set(x.colIdx[k]!, x.values[k]! * this.model.weights[x.colIdx[k]!]!);
+    }
+    // every n-gram occurrence with its bucket
+    const occurrences: { bucket: number; from: number; n: number }[] = [];
+    const occurrencesOf = new Map<number, number>();
+    const words = tokens.map((t) => t.text);
+    for (let n = 1; n <= this.model.features.ngramMax; n++) {
+      for (let k = 0; k + n <= nTok; k++) {
+        const bucket = ngramBucket(words.slice(k, k + n), this.model.features.hashBits);
+        occurrences.push({ bucket, from: k, n });
+        occurrencesOf.set(bucket, (occurrencesOf.get(bucket) ?? 0) + 1);
+      }
+    }
+    const best = new Map<string, number>();
+    for (const o of occurrences) {
+      const c = contributionOf.get(o.bucket) ?? 0;
+      const share = c / occurrencesOf.get(o.bucket)! / o.n;
+      for (let m = 0; m < o.n; m++) tokens[o.from + m]!.score += share;
+      best.set(words.slice(o.from, o.from + o.n).join(" "), c);
+    }
+    const all = [...best].map(([ngram, contribution]) => ({ ngram, contribution }));
+    const topPositive = all.filter((c) => c.contribution > 0).sort((a, b) => b.contribution - a.contribution).slice(0, top);
+    const topNegative = all.filter((c) => c.contribution < 0).sort((a, b) => a.contribution - b.contribution).slice(0, top);
+    const logit = this.logits([text])[0]!;
+    return { ...predictionFromLogit(logit), tokens, normalizedText, topPositive, topNegative, bias: this.model.bias };
+  }
+}

@@ -1,0 +1,355 @@
+// The moviesentiments command line: a thin Node adapter over src/core.
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { EmptyTextError, Predictor } from "../core/predict.ts";
+import { ModelError, type SentimentModel } from "../core/model-format.ts";
+import { DEFAULT_PIPELINE, trainPipeline, hashReviews, probabilities, type PipelineOptions } from "../core/pipeline.ts";
+import { DEFAULT_FEATURES, applyFeatureWeights } from "../core/features.ts";
+import { binaryMetrics } from "../core/metrics.ts";
+import { DivergedError, InvalidSettingsError, type EpochRecord } from "../core/train.ts";
+import { ArchiveError } from "../core/archive.ts";
+import { DatasetError } from "../core/dataset.ts";
+import type { TrainingBackend } from "../core/types.ts";
+import { CpuBackend } from "../cpu-reference/backend.ts";
+import { defaultModelDir, loadModelDir, saveModelDir } from "./model-files.ts";
+import { loadImdb, resolveDataPath, cachedArchivePath } from "./data.ts";
+import { downloadArchive, DownloadError } from "./download.ts";
+import { createProgressBar } from "./progress.ts";
+import { runSweep } from "./sweep.ts";
+
+/** An error the user can fix: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const VERSION = "0.1.0";
+
+const HELP = `moviesentiments: sentiment of movie reviews with a hand-written logistic regression
+
+Usage:
+  moviesentiments --text TEXT [--json] [--explain N] [--model DIR]
+  moviesentiments train    [--data PATH] [--out DIR] [training options]
+  moviesentiments evaluate [--data PATH] [--model DIR] [--json]
+  moviesentiments sweep    [--data PATH] [--out FILE] [--epochs N]
+  moviesentiments download [--dest FILE] [--url URL]
+
+Prediction:
+  --text TEXT          the review to score
+  --json               print {"label", "probabilities": {"negative", "positive"}}
+  --explain N          also list the N n-grams that pushed hardest each way (default 0)
+  --model DIR          model folder (default: the shipped model, ${"model/"} in the package)
+
+Data (train, evaluate, sweep):
+  --data PATH          aclImdb_v1.tar.gz or an extracted aclImdb/ folder; default: the
+                       MOVIESENTIMENTS_DATA environment variable, then the download cache
+                       (${"`moviesentiments download`"} puts it there)
+
+Training (train; defaults reproduce the shipped model):
+  --out DIR            where to write the model (default: model)
+  --lr X               learning rate at epoch 1 (default ${DEFAULT_PIPELINE.training.lr})
+  --lr-decay X         lr_e = lr / (1 + decay (e - 1)) (default ${DEFAULT_PIPELINE.training.lrDecay})
+  --l2 X               L2 strength, applied in the update, bias unpenalised (default ${DEFAULT_PIPELINE.training.l2})
+  --epochs N           most epochs (default ${DEFAULT_PIPELINE.training.epochs})
+  --batch-size N       rows per gradient step (default ${DEFAULT_PIPELINE.training.batchSize})
+  --seed N             seed for the split and batch order (default ${DEFAULT_PIPELINE.training.seed})
+  --patience N         early stopping: epochs without a better validation score (default ${DEFAULT_PIPELINE.training.patience}; 0 = off)
+  --validation-fraction X  share of train/ held out to choose epochs (default ${DEFAULT_PIPELINE.validationFraction})
+  --no-refit           keep the model trained on the fit split instead of retraining on all of train/
+  --ngram-max N        longest word n-gram (default ${DEFAULT_FEATURES.ngramMax})
+  --hash-bits N        2^N feature buckets (default ${DEFAULT_FEATURES.hashBits})
+  --weighting nb|tfidf feature weighting (default ${DEFAULT_FEATURES.weighting})
+  --backend cpu|webgpu training backend (default cpu; webgpu needs the optional "webgpu" package and a GPU)
+
+Other:
+  --debug              show stack traces
+  -h, --help           this help
+  --version            the version
+
+Exit codes: 0 success, 1 unexpected failure, 2 bad input or settings.`;
+
+const OPTIONS = {
+  text: { type: "string" },
+  json: { type: "boolean", default: false },
+  explain: { type: "string" },
+  model: { type: "string" },
+  data: { type: "string" },
+  out: { type: "string" },
+  lr: { type: "string" },
+  "lr-decay": { type: "string" },
+  l2: { type: "string" },
+  epochs: { type: "string" },
+  "batch-size": { type: "string" },
+  seed: { type: "string" },
+  patience: { type: "string" },
+  "validation-fraction": { type: "string" },
+  "no-refit": { type: "boolean", default: false },
+  "ngram-max": { type: "string" },
+  "hash-bits": { type: "string" },
+  weighting: { type: "string" },
+  backend: { type: "string" },
+  dest: { type: "string" },
+  url: { type: "string" },
+  debug: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+  version: { type: "boolean", default: false },
+} satisfies ParseArgsConfig["options"];
+
+type Values = ReturnType<typeof parse>["values"];
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see --help)`);
+  }
+}
+
+function num(values: Values, key: keyof Values, fallback: number, integer = false): number {
+  const raw = values[key];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v) || (integer && !Number.isInteger(v)))
+    throw new UsageError(`--${key} must be ${integer ? "an integer" : "a number"} (got "${String(raw)}")`);
+  return v;
+}
+
+export function pipelineOptionsFrom(values: Values): PipelineOptions {
+  const d = DEFAULT_PIPELINE;
+  const weighting = values.weighting ?? d.features.weighting;
+  if (weighting !== "nb" && weighting !== "tfidf") throw new UsageError(`--weighting must be nb or tfidf (got "${weighting}")`);
+  return {
+    features: {
+      ...d.features,
+      ngramMax: num(values, "ngram-max", d.features.ngramMax, true),
+      hashBits: num(values, "hash-bits", d.features.hashBits, true),
+      weighting,
+    },
+    training: {
+      lr: num(values, "lr", d.training.lr),
+      lrDecay: num(values, "lr-decay", d.training.lrDecay),
+      l2: num(values, "l2", d.training.l2),
+      epochs: num(values, "epochs", d.training.epochs, true),
+      batchSize: num(values, "batch-size", d.training.batchSize, true),
+      seed: num(values, "seed", d.training.seed, true),
+      patience: num(values, "patience", d.training.patience, true),
+    },
+    validationFraction: num(values, "validation-fraction", d.validationFraction),
+    refit: !values["no-refit"],
+  };
+}
+
+function loadModel(values: Values): SentimentModel {
+  return loadModelDir(values.model ? resolve(values.model) : defaultModelDir());
+}
+
+function fmt(p: number): string {
+  return p.toFixed(2);
+}
+
+async function cmdPredictText(values: Values, out: (s: string) => void): Promise<void> {
+  const text = values.text!;
+  if (text.trim() === "") throw new UsageError("the review is empty: pass some text with --text \"...\"");
+  const predictor = new Predictor(loadModel(values));
+  const nExplain = num(values, "explain", 0, true);
+  const p = predictor.predict(text);
+  if (values.json) {
+    const obj: Record<string, unknown> = {
+      label: p.label,
+      probabilities: { negative: p.probabilities.negative, positive: p.probabilities.positive },
+    };
+    if (nExplain > 0) {
+      const e = predictor.explain(text, nExplain);
+      obj.explanation = { positive: e.topPositive, negative: e.topNegative };
+    }
+    out(JSON.stringify(obj));
+    return;
+  }
+  out(`${p.label}  (negative ${fmt(p.probabilities.negative)}, positive ${fmt(p.probabilities.positive)})`);
+  if (nExplain > 0) {
+    const e = predictor.explain(text, nExplain);
+    out("pushed toward positive: " + (e.topPositive.map((c) => `"${c.ngram}" +${c.contribution.toFixed(3)}`).join(", ") || "nothing"));
+    out("pushed toward negative: " + (e.topNegative.map((c) => `"${c.ngram}" ${c.contribution.toFixed(3)}`).join(", ") || "nothing"));
+  }
+}
+
+async function loadData(values: Values) {
+  const resolved = resolveDataPath(values.data);
+  const bar = createProgressBar("reading reviews", undefined, { unit: "items" });
+  let last = 0;
+  const data = await loadImdb(resolved.path, {
+    source: resolved.source,
+    onProgress: (done, total) => {
+      last = total;
+      bar.update(done);
+      void last;
+    },
+  });
+  bar.done();
+  return data;
+}
+
+async function makeBackend(values: Values): Promise<TrainingBackend> {
+  const kind = values.backend ?? "cpu";
+  if (kind === "cpu") return new CpuBackend();
+  if (kind === "webgpu") {
+    const { createNodeWebGpuBackend } = await import("./webgpu.ts");
+    return createNodeWebGpuBackend();
+  }
+  throw new UsageError(`--backend must be cpu or webgpu (got "${kind}")`);
+}
+
+function epochLine(stage: string, r: EpochRecord): string {
+  const parts = [`${stage} epoch ${String(r.epoch).padStart(3)}`, `lr ${r.lr.toPrecision(3)}`, `train loss ${r.trainLoss.toFixed(4)}`];
+  if (r.validation) parts.push(`val loss ${r.validation.loss.toFixed(4)} acc ${r.validation.accuracy.toFixed(4)}`);
+  if (r.test) parts.push(`(test acc ${r.test.accuracy.toFixed(4)}, display only)`);
+  parts.push(`${r.seconds.toFixed(2)} s`);
+  return parts.join("  ");
+}
+
+async function cmdTrain(values: Values, log: (s: string) => void): Promise<void> {
+  const options = pipelineOptionsFrom(values);
+  // refuse bad settings before reading any data
+  const { validatePipelineOptions } = await import("../core/pipeline.ts");
+  try {
+    validatePipelineOptions(options);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const outDir = resolve(values.out ?? "model");
+  if (values.backend && values.backend !== "cpu" && values.backend !== "webgpu")
+    throw new UsageError(`--backend must be cpu or webgpu (got "${values.backend}")`);
+  const data = await loadData(values);
+  log(`read ${data.train.length} train and ${data.test.length} test reviews`);
+  let bar = createProgressBar("featurizing", data.train.length + data.test.length);
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    log("\ninterrupted: stopping after this epoch; the model folder is left as it was");
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    const model = await trainPipeline(data, options, () => makeBackend(values), {
+      onStage: (stage, detail) => {
+        if (stage !== "featurize") bar.done();
+        if (stage === "select" || stage === "refit" || stage === "evaluate") log(`${stage}: ${detail}`);
+      },
+      onFeaturize: (done) => bar.update(done),
+      onEpoch: (stage, r) => log(epochLine(stage === "select" ? "select" : "refit ", r)),
+      shouldStop: () => interrupted,
+    });
+    bar.done();
+    bar = createProgressBar("", 0);
+    if (interrupted) {
+      log("training stopped by the user; nothing was saved");
+      process.exitCode = 130;
+      return;
+    }
+    saveModelDir(outDir, model);
+    const t = model.metrics.test;
+    log(`chose ${model.training.bestEpoch} epochs on validation${model.training.stoppedEarly ? " (early stopping fired)" : ""}`);
+    if (t)
+      log(
+        `test: accuracy ${t.accuracy.toFixed(4)}  precision ${t.precision.toFixed(4)}  recall ${t.recall.toFixed(4)}  f1 ${t.f1.toFixed(4)}  roc_auc ${t.roc_auc.toFixed(4)}  log_loss ${t.log_loss.toFixed(4)}`,
+      );
+    log(`saved the model to ${outDir} (${model.training.seconds.toFixed(1)} s)`);
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+}
+
+async function cmdEvaluate(values: Values, out: (s: string) => void, log: (s: string) => void): Promise<void> {
+  const model = loadModel(values);
+  const data = await loadData(values);
+  const { counts, labels } = hashReviews(data.test, model.features);
+  const x = applyFeatureWeights(counts, model.featureWeights, model.features);
+  const m = binaryMetrics(labels, probabilities(x, model.weights, model.bias));
+  if (values.json) {
+    out(JSON.stringify({ accuracy: m.accuracy, precision: m.precision, recall: m.recall, f1: m.f1, roc_auc: m.roc_auc, log_loss: m.log_loss, n: m.n }));
+    return;
+  }
+  log(`official test split, ${m.n} reviews`);
+  out(`accuracy  ${m.accuracy.toFixed(4)}\nprecision ${m.precision.toFixed(4)}\nrecall    ${m.recall.toFixed(4)}\nf1        ${m.f1.toFixed(4)}\nroc_auc   ${m.roc_auc.toFixed(4)}\nlog_loss  ${m.log_loss.toFixed(4)}`);
+  const c = m.confusion;
+  out(`confusion (rows: true negative/positive, columns: predicted negative/positive)\n  ${c.tn} ${c.fp}\n  ${c.fn} ${c.tp}`);
+}
+
+async function cmdDownload(values: Values, log: (s: string) => void): Promise<void> {
+  const dest = resolve(values.dest ?? cachedArchivePath());
+  const bar = createProgressBar("downloading aclImdb_v1.tar.gz", undefined, { unit: "bytes" });
+  const res = await downloadArchive({ dest, url: values.url, onProgress: (r) => bar.update(r) });
+  bar.done();
+  log(`saved ${(res.bytes / 1e6).toFixed(1)} MB to ${res.path} (MD5 ${res.md5} verified)`);
+}
+
+async function cmdSweep(values: Values, log: (s: string) => void): Promise<void> {
+  const options = pipelineOptionsFrom(values);
+  const data = await loadData(values);
+  const outFile = resolve(values.out ?? "records/sweep.json");
+  await runSweep(data, options, {
+    outFile,
+    epochs: num(values, "epochs", 200, true),
+    log,
+    makeBackend: () => makeBackend(values),
+  });
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], io = { out: (s: string) => console.log(s), log: (s: string) => console.error(s) }): Promise<number> {
+  let debug = argv.includes("--debug");
+  try {
+    const { values, positionals } = parse(argv);
+    debug = values.debug;
+    if (values.help) {
+      io.out(HELP);
+      return 0;
+    }
+    if (values.version) {
+      io.out(VERSION);
+      return 0;
+    }
+    const command = positionals[0];
+    if (command === undefined) {
+      if (values.text === undefined) throw new UsageError('nothing to do: pass --text "a review", or a command (see --help)');
+      await cmdPredictText(values, io.out);
+    } else if (command === "train") await cmdTrain(values, io.log);
+    else if (command === "evaluate") await cmdEvaluate(values, io.out, io.log);
+    else if (command === "download") await cmdDownload(values, io.log);
+    else if (command === "sweep") await cmdSweep(values, io.log);
+    else if (command === "predict") {
+      const { cmdPredictFile } = await import("./predict-file.ts");
+      return await cmdPredictFile(argv.slice(1), io);
+    } else throw new UsageError(`unknown command "${command}" (commands: train, evaluate, predict, sweep, download; see --help)`);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    const err = e as Error;
+    const userError =
+      err instanceof UsageError ||
+      err instanceof InvalidSettingsError ||
+      err instanceof ModelError ||
+      err instanceof DatasetError ||
+      err instanceof ArchiveError ||
+      err instanceof DownloadError ||
+      err instanceof EmptyTextError ||
+      err instanceof DivergedError;
+    io.log(`moviesentiments: error: ${err.message}`);
+    if (debug) io.log(err.stack ?? "");
+    return userError ? 2 : 1;
+  }
+}
+
+export function readPackageVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
+  } catch {
+    return VERSION;
+  }
+}
+
+const isEntry = typeof process !== "undefined" && process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "\0");
+if (isEntry) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
