@@ -110,16 +110,18 @@ class GrowU32 {
 
 /**
  * Hashes documents into rows of n-gram bucket counts. Reuse one instance for many
- * documents: its stamp arrays (2^hashBits each) dedupe buckets within a document
- * without a Set per document.
+ * documents. A document's distinct buckets are found with a small open-addressing
+ * table sized to the document (it stays in cache, unlike a stamp array over all 2^22
+ * buckets), cleared by bumping a stamp rather than by refilling it.
  */
 export class NgramHasher {
   readonly ngramMax: number;
   readonly hashBits: number;
   private readonly mask: number;
-  private readonly stamp: Int32Array;
-  private readonly slot: Int32Array;
-  private doc = 0;
+  private tableKey = new Int32Array(4096);
+  private tableSlot = new Int32Array(4096);
+  private tableStamp = new Int32Array(4096);
+  private stamp = 0;
   private readonly spans = new TokenSpans();
   private tokenHash = new Uint32Array(1024);
 
@@ -127,8 +129,16 @@ export class NgramHasher {
     this.ngramMax = ngramMax;
     this.hashBits = hashBits;
     this.mask = (1 << hashBits) - 1;
-    this.stamp = new Int32Array(1 << hashBits);
-    this.slot = new Int32Array(1 << hashBits);
+  }
+
+  private ensureTable(nGrams: number): void {
+    if (this.tableKey.length >= 2 * nGrams) return;
+    let cap = this.tableKey.length;
+    while (cap < 2 * nGrams) cap *= 2;
+    this.tableKey = new Int32Array(cap);
+    this.tableSlot = new Int32Array(cap);
+    this.tableStamp = new Int32Array(cap);
+    this.stamp = 0;
   }
 
   /** Hash a batch of raw documents into a count CSR. */
@@ -136,8 +146,6 @@ export class NgramHasher {
     const cols = new GrowU32();
     let valArr = new Float32Array(1 << 16);
     const rowPtr = new Uint32Array(texts.length + 1);
-    const stamp = this.stamp;
-    const slot = this.slot;
     const mask = this.mask;
     const spans = this.spans;
     for (let d = 0; d < texts.length; d++) {
@@ -146,24 +154,42 @@ export class NgramHasher {
       if (this.tokenHash.length < nTok) this.tokenHash = new Uint32Array(nTok * 2);
       const th = this.tokenHash;
       for (let k = 0; k < nTok; k++) th[k] = hashSpan(s, spans.starts[k]!, spans.ends[k]!);
-      const docStamp = ++this.doc;
+      this.ensureTable(nTok * this.ngramMax);
+      if (++this.stamp === 0x7fffffff) {
+        this.tableStamp.fill(0);
+        this.stamp = 1;
+      }
+      const stamp = this.stamp;
+      const key = this.tableKey;
+      const slot = this.tableSlot;
+      const used = this.tableStamp;
+      const tmask = key.length - 1;
+      if (valArr.length < cols.n + nTok * this.ngramMax) {
+        const grown = new Float32Array(Math.max(valArr.length * 2, cols.n + nTok * this.ngramMax));
+        grown.set(valArr);
+        valArr = grown;
+      }
       for (let n = 1; n <= this.ngramMax; n++) {
         for (let k = 0; k + n <= nTok; k++) {
           let h = th[k]!;
           for (let m = 1; m < n; m++) h = combine(h, th[k + m]!);
           const bucket = finalize(h, n) & mask;
-          if (stamp[bucket] === docStamp) {
-            valArr[slot[bucket]!]! += 1;
-          } else {
-            stamp[bucket] = docStamp;
-            slot[bucket] = cols.n;
-            cols.push(bucket);
-            if (valArr.length < cols.a.length) {
-              const grown = new Float32Array(cols.a.length);
-              grown.set(valArr);
-              valArr = grown;
+          let t = Math.imul(bucket, 0x9e3779b1) >>> 0;
+          for (;;) {
+            t &= tmask;
+            if (used[t] !== stamp) {
+              used[t] = stamp;
+              key[t] = bucket;
+              slot[t] = cols.n;
+              cols.push(bucket);
+              valArr[cols.n - 1] = 1;
+              break;
             }
-            valArr[cols.n - 1] = 1;
+            if (key[t] === bucket) {
+              valArr[slot[t]!]! += 1;
+              break;
+            }
+            t++;
           }
         }
       }

@@ -1,0 +1,31 @@
+// Dev tool: k-fold cross-validation on train/ only, to compare feature and training variants.
+import { loadImdb } from "../src/node/data.ts";
+import { DEFAULT_FEATURES, NgramHasher, applyFeatureWeights, fitFeatureWeights, selectRows, type FeatureConfig } from "../src/core/features.ts";
+import { CpuBackend } from "../src/cpu-reference/backend.ts";
+import { DEFAULT_TRAIN, trainLoop, type TrainConfig } from "../src/core/train.ts";
+import { mulberry32, permutation } from "../src/core/random.ts";
+import { normalizeText } from "../src/core/text.ts";
+
+const args = JSON.parse(process.argv[2] ?? "{}") as { features?: Partial<FeatureConfig>; run?: Partial<TrainConfig>; k?: number; transform?: string };
+const features: FeatureConfig = { ...DEFAULT_FEATURES, ...args.features };
+const data = await loadImdb("../shared/data/aclImdb_v1.tar.gz");
+let texts = data.train.map((r) => r.text);
+if (args.transform) { const f = new Function("s", args.transform) as (s: string) => string; texts = texts.map(f); }
+const counts = new NgramHasher(features.ngramMax, features.hashBits).hashDocuments(texts);
+const y = Uint8Array.from(data.train, (r) => r.label);
+const k = args.k ?? 5;
+const perm = permutation(y.length, mulberry32(7));
+const cfg = { ...DEFAULT_TRAIN, patience: 0, epochs: 4, ...args.run };
+const correct = new Float64Array(cfg.epochs);
+for (let f = 0; f < k; f++) {
+  const valRows = perm.filter((_, i) => i % k === f).sort();
+  const fitRows = perm.filter((_, i) => i % k !== f).sort();
+  const fitC = selectRows(counts, fitRows);
+  const yFit = Uint8Array.from(fitRows, (i) => y[i]!);
+  const fw = fitFeatureWeights(fitC, yFit, features);
+  const val = { name: "validation", x: applyFeatureWeights(selectRows(counts, valRows), fw, features), y: Uint8Array.from(valRows, (i) => y[i]!) };
+  const res = await trainLoop(new CpuBackend(), { train: { name: "train", x: applyFeatureWeights(fitC, fw, features), y: yFit }, validation: val }, cfg);
+  res.history.forEach((h, e) => (correct[e]! += h.validation!.accuracy * val.y.length));
+}
+console.log(JSON.stringify(args), Array.from(correct, (c) => (c / y.length).toFixed(4)).join(" "));
+void normalizeText;
