@@ -7,6 +7,11 @@ import commonSource from "./common.wgsl?raw";
 /** Threads per workgroup of every kernel (the WGSL `override WG`). A power of two. */
 export const WORKGROUP_SIZE = 64;
 
+/** Threads that share one row in spmv_csr (the WGSL `override ROW_THREADS`); a power of
+ * two dividing WORKGROUP_SIZE, so each workgroup computes WORKGROUP_SIZE / SPMV_ROW_THREADS rows. */
+export const SPMV_ROW_THREADS = 16;
+export const SPMV_ROWS_PER_GROUP = WORKGROUP_SIZE / SPMV_ROW_THREADS;
+
 /** Bytes of one BatchParams record as WGSL lays it out. */
 export const BATCH_PARAMS_BYTES = 48;
 /** Records sit this far apart so each can be bound with a dynamic offset (the largest
@@ -97,17 +102,19 @@ export function createKernelModule(device: GPUDevice, label: string, source: str
   return device.createShaderModule({ label, code: `${commonSource}\n${source}` });
 }
 
-/** A compute pipeline for `entryPoint` with the workgroup size set from WORKGROUP_SIZE. */
+/** A compute pipeline for `entryPoint` with the workgroup size set from WORKGROUP_SIZE
+ * (and any other override constants the kernel declares). */
 export function createKernelPipeline(
   device: GPUDevice,
   module: GPUShaderModule,
   layout: GPUBindGroupLayout,
   entryPoint: string,
+  constants: Record<string, number> = {},
 ): GPUComputePipeline {
   return device.createComputePipeline({
     label: entryPoint,
     layout: device.createPipelineLayout({ label: entryPoint, bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint, constants: { WG: WORKGROUP_SIZE } },
+    compute: { module, entryPoint, constants: { WG: WORKGROUP_SIZE, ...constants } },
   });
 }
 

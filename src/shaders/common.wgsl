@@ -1,7 +1,7 @@
-// Shared by every kernel (prepended to each shader module by params.ts): the workgroup
+// Shared by every kernel (prepended to each shader module by common.ts): the workgroup
 // size, the per-step parameter record and the numerically stable logistic maths.
 
-// Threads per workgroup; set from WORKGROUP_SIZE in params.ts. A power of two, because
+// Threads per workgroup; set from WORKGROUP_SIZE in common.ts. A power of two, because
 // the tree reductions halve it.
 override WG: u32 = 64u;
 

@@ -2,6 +2,8 @@
 
 import source from "./spmv.wgsl?raw";
 import {
+  SPMV_ROWS_PER_GROUP,
+  SPMV_ROW_THREADS,
   batchParamsBinding,
   batchParamsEntry,
   batchParamsOffset,
@@ -45,7 +47,7 @@ export class SpmvPass {
       ],
     });
     const module = createKernelModule(device, "spmv.wgsl", source);
-    this.pipeline = createKernelPipeline(device, module, this.layout, "spmv_csr");
+    this.pipeline = createKernelPipeline(device, module, this.layout, "spmv_csr", { ROW_THREADS: SPMV_ROW_THREADS });
   }
 
   bind(b: SpmvBuffers, label = "spmv_csr"): GPUBindGroup {
@@ -64,10 +66,10 @@ export class SpmvPass {
     });
   }
 
-  /** Records one dispatch (one workgroup per row) into the caller's compute pass. */
+  /** Records one dispatch (SPMV_ROWS_PER_GROUP rows per workgroup) into the caller's compute pass. */
   run(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, paramsIndex: number, nRows: number): void {
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, bindGroup, [batchParamsOffset(paramsIndex)]);
-    dispatchGroups(pass, nRows);
+    dispatchGroups(pass, Math.ceil(nRows / SPMV_ROWS_PER_GROUP));
   }
 }

@@ -1,11 +1,17 @@
 // Forward product z_i = s (v . x_i) + b for the rows of one batch (training) or of one
 // segment of a set (evaluation, prediction); x is CSR, v the unscaled weights.
 //
-// One workgroup per row: its WG threads stride over the row's nonzeros and a tree
-// reduction adds their partial sums. Reviews range from a handful to thousands of
-// nonzeros, so a thread per row would leave most lanes idle behind the longest review;
-// a workgroup per row keeps the lanes of long rows busy and reads colIdx/values
-// contiguously. Row i is workgroup i of a (possibly 2-D) grid.
+// ROW_THREADS threads per row, WG / ROW_THREADS rows per workgroup ("CSR-vector"):
+// the threads of a row stride over its nonzeros, so reads of colIdx/values are
+// contiguous, and a tree reduction over the row's lanes adds their partial sums.
+// Reviews range from a handful of nonzeros to thousands: a thread per row would leave
+// most lanes idle behind the longest review of the warp, while a whole workgroup per
+// short row wastes most of its threads (and, on software GPUs, pays a barrier per
+// level for each row). Row i is slot i % rowsPerGroup of workgroup i / rowsPerGroup of a
+// (possibly 2-D) grid.
+
+// Threads per row; set from SPMV_ROW_THREADS in common.ts. A power of two dividing WG.
+override ROW_THREADS: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> params: BatchParams;
 @group(0) @binding(1) var<storage, read> rowPtr: array<u32>;
@@ -23,25 +29,30 @@ fn spmv_csr(
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let i = linearGroup(wid, nwg);
-  if (i >= params.nRows) {
+  let rowsPerGroup = WG / ROW_THREADS;
+  let firstOfGroup = linearGroup(wid, nwg) * rowsPerGroup;
+  if (firstOfGroup >= params.nRows) {
     return;
   }
-  let begin = rowPtr[params.rowStart + i];
-  let end = rowPtr[params.rowStart + i + 1u];
+  let i = firstOfGroup + lid / ROW_THREADS;
+  let lane = lid % ROW_THREADS;
   var acc = 0.0;
-  for (var k = begin + lid; k < end; k += WG) {
-    acc += values[k] * v[colIdx[k]];
+  if (i < params.nRows) {
+    let begin = rowPtr[params.rowStart + i];
+    let end = rowPtr[params.rowStart + i + 1u];
+    for (var k = begin + lane; k < end; k += ROW_THREADS) {
+      acc += values[k] * v[colIdx[k]];
+    }
   }
   partial[lid] = acc;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
+  for (var stride = ROW_THREADS / 2u; stride > 0u; stride >>= 1u) {
+    if (lane < stride) {
       partial[lid] += partial[lid + stride];
     }
     workgroupBarrier();
   }
-  if (lid == 0u) {
-    z[params.firstRow + i] = params.scale * partial[0] + state[0];
+  if (lane == 0u && i < params.nRows) {
+    z[params.firstRow + i] = params.scale * partial[lid] + state[0];
   }
 }
