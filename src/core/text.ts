@@ -44,6 +44,13 @@ function isWordCode(s: string, i: number, c: number): boolean {
   return WORD_CHAR_RE.test(String.fromCodePoint(cp));
 }
 
+/** 2 for a well-formed surrogate pair at i, else 1 (a lone surrogate is one unit). */
+function codeUnitsAt(s: string, i: number, c: number): number {
+  if (c < 0xd800 || c > 0xdbff) return 1;
+  const next = s.charCodeAt(i + 1);
+  return next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
+}
+
 /** Growable token boundary buffers, reused between documents. */
 export class TokenSpans {
   starts = new Int32Array(1024);
@@ -84,7 +91,7 @@ export function scanTokens(s: string, spans: TokenSpans): number {
       continue;
     }
     if (!isWordCode(s, i, c)) {
-      i += c >= 0xd800 && c <= 0xdbff ? 2 : 1;
+      i += codeUnitsAt(s, i, c);
       continue;
     }
     const start = i;
@@ -106,7 +113,7 @@ export function scanTokens(s: string, spans: TokenSpans): number {
         break;
       }
       if (!isWordCode(s, i, d)) break;
-      i += d >= 0xd800 && d <= 0xdbff ? 2 : 1;
+      i += codeUnitsAt(s, i, d);
     }
     const end = i;
     // split a trailing "n't" off its verb

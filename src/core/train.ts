@@ -19,6 +19,8 @@ export interface TrainConfig {
   seed: number;
   /** stop after this many epochs without a better validation score (0 = never) */
   patience: number;
+  /** report each epoch's mean iterate (Polyak-Ruppert averaging) rather than its last (default false) */
+  average?: boolean;
 }
 
 /** The shipped configuration (chosen on the validation split; see README). */
@@ -30,6 +32,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   batchSize: 1,
   seed: 42,
   patience: 3,
+  average: true,
 };
 
 /** Thrown for settings that make no sense, before any work starts. */
@@ -54,6 +57,7 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (!(Number.isInteger(c.batchSize) && c.batchSize >= 1)) bad(`batch size must be an integer >= 1 (got ${c.batchSize})`);
   if (!Number.isInteger(c.seed)) bad(`seed must be an integer (got ${c.seed})`);
   if (!(Number.isInteger(c.patience) && c.patience >= 0)) bad(`patience must be an integer >= 0 (got ${c.patience})`);
+  if (c.average !== undefined && typeof c.average !== "boolean") bad(`average must be true or false (got ${String(c.average)})`);
 }
 
 export interface SetMetrics {
@@ -150,10 +154,10 @@ export async function trainLoop(
   const train: LabelledSet = {
     name: sets.train.name,
     x: selectRows(sets.train.x, schedule.rowOrder),
-    y: Uint8Array.from(schedule.rowOrder, (i) => sets.train.y[i]!),
+    y: sets.train.y.map((_, k) => sets.train.y[schedule.rowOrder[k]!]!),
   };
   const evalSets = [sets.validation, sets.test].filter((s): s is LabelledSet => !!s);
-  await backend.load({ train, batchSize: config.batchSize, evalSets });
+  await backend.load({ train, batchSize: config.batchSize, evalSets, average: config.average === true });
 
   const history: EpochRecord[] = [];
   let best: { epoch: number; val?: SetMetrics; weights: Float32Array; bias: number } | null = null;
@@ -187,7 +191,7 @@ export async function trainLoop(
       const { weights, bias } = await backend.readWeights();
       best = { epoch, val: record.validation, weights, bias };
       sinceBest = 0;
-    } else if (config.patience > 0 && ++sinceBest >= config.patience) {
+    } else if (config.patience > 0 && ++sinceBest >= config.patience && epoch < config.epochs) {
       stoppedEarly = true;
       break;
     }

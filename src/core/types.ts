@@ -48,6 +48,11 @@ export interface BackendData {
   /** training rows, already in a fixed seeded order; batch k is rows [k*batchSize, (k+1)*batchSize) */
   train: LabelledSet;
   batchSize: number;
+  /**
+   * report the mean of each epoch's iterates (Polyak-Ruppert averaging) instead of the
+   * last iterate; training itself continues from the last iterate
+   */
+  average?: boolean;
   /** sets evaluated at the end of each epoch (validation, test) */
   evalSets: LabelledSet[];
 }
@@ -69,11 +74,11 @@ export interface TrainingBackend {
    * before that batch's update.
    */
   trainEpoch(batchOrder: Uint32Array, lr: number, l2: number): Promise<number>;
-  /** Loss sum and confusion counts (threshold 0.5) for a set given to load(). */
+  /** Loss sum and confusion counts (threshold 0.5) for a set given to load(), at the reported weights. */
   evaluate(setName: string): Promise<EvalSums>;
   /** P(positive) for every row of a set given to load(). */
   predict(setName: string): Promise<Float32Array>;
-  /** Current weights and bias (a copy). */
+  /** The reported weights and bias (the epoch's average when averaging, else the current iterate; a copy). */
   readWeights(): Promise<{ weights: Float32Array; bias: number }>;
   dispose(): void;
 }

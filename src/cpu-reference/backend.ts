@@ -1,11 +1,22 @@
 // The CPU training backend: the maths of logistic.ts, run at full speed.
 //
-// The one change from plainStep is how the weights are stored. The L2 term shrinks
-// every weight each step, w <- (1 - eta lambda) w - (eta/n) X_B^T r, and doing that
-// over all 2^hashBits weights per batch would dominate an epoch. So the backend keeps
-// w = s * v: the shrink is s <- s (1 - eta lambda) (one multiply) and the data term
-// touches only the batch's columns, v_j <- v_j - (eta / (n s)) (X_B^T r)_j. This is the
-// same update, exactly; s is folded back into v when it gets small.
+// Two things differ from plainStep, neither in the maths:
+//
+// 1. How the weights are stored. The L2 term shrinks every weight each step,
+//    w <- (1 - eta lambda) w - (eta/n) X_B^T r, and doing that over all 2^hashBits
+//    weights per batch would dominate an epoch. So the backend keeps w = s * v: the
+//    shrink is s <- s (1 - eta lambda) (one multiply) and the data term touches only the
+//    batch's columns, v_j <- v_j - (eta / (n s)) (X_B^T r)_j. The same update, exactly;
+//    s is folded back into v when it gets small.
+//
+// 2. Iterate averaging (when BackendData.average is set). The weights an epoch reports
+//    (for evaluation, prediction and the saved model) are the mean of the iterates it
+//    visited, w_bar = (1/T) sum_{t=1..T} w_t, w_t the weights after step t of the epoch
+//    (Polyak-Ruppert averaging: it cancels much of the step-to-step noise of small
+//    batches). Training continues from the last iterate w_T. The sum is kept lazily:
+//    between two touches of column j, v_j is constant and w_j(t) = s_t v_j, so the
+//    missing terms are v_j (P_now - P_then) with P_t = s_1 + ... + s_t. Each touch
+//    settles column j's account first; the epoch's end settles all columns.
 
 import type { BackendData, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 import { binaryCrossEntropyWithLogits, evaluateCsr, predictCsr, sigmoid } from "./logistic.ts";
@@ -17,16 +28,26 @@ export class CpuBackend implements TrainingBackend {
   private v = new Float32Array(0);
   private s = 1;
   private b = 0;
-  private z = new Float32Array(0);
   private r = new Float32Array(0);
+  // averaging state (see 2. above)
+  private sumW = new Float64Array(0);
+  private settledAt = new Float64Array(0);
+  private prefixScale = 0;
+  private avgW: Float32Array | null = null;
+  private avgB = 0;
 
   async load(data: BackendData): Promise<void> {
     this.data = data;
-    this.v = new Float32Array(data.train.x.nCols);
+    const d = data.train.x.nCols;
+    this.v = new Float32Array(d);
     this.s = 1;
     this.b = 0;
-    this.z = new Float32Array(data.batchSize);
     this.r = new Float32Array(data.batchSize);
+    this.avgW = null;
+    if (data.average) {
+      this.sumW = new Float64Array(d);
+      this.settledAt = new Float64Array(d);
+    }
   }
 
   async trainEpoch(batchOrder: Uint32Array, lr: number, l2: number): Promise<number> {
@@ -34,8 +55,16 @@ export class CpuBackend implements TrainingBackend {
     const { x, y } = data.train;
     const { rowPtr, colIdx, values } = x;
     const v = this.v;
-    const z = this.z;
     const r = this.r;
+    const average = data.average === true;
+    const sumW = this.sumW;
+    const settledAt = this.settledAt;
+    if (average) {
+      sumW.fill(0);
+      settledAt.fill(0);
+      this.prefixScale = 0;
+    }
+    let biasSum = 0;
     let lossTotal = 0;
     for (let k = 0; k < batchOrder.length; k++) {
       const start = batchOrder[k]! * data.batchSize;
@@ -48,7 +77,6 @@ export class CpuBackend implements TrainingBackend {
         let acc = 0;
         for (let q = rowPtr[i]!; q < rowPtr[i + 1]!; q++) acc += values[q]! * v[colIdx[q]!]!;
         const zi = this.s * acc + this.b;
-        z[i - start] = zi;
         const ri = sigmoid(zi) - y[i]!;
         r[i - start] = ri;
         rSum += ri;
@@ -58,48 +86,87 @@ export class CpuBackend implements TrainingBackend {
       // update: s <- s (1 - eta lambda); v_j <- v_j - eta/(n s) (X_B^T r)_j; b <- b - eta mean(r)
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
+      const settle = this.prefixScale;
       for (let i = start; i < end; i++) {
         const c = step * r[i - start]!;
-        if (c === 0) continue;
-        for (let q = rowPtr[i]!; q < rowPtr[i + 1]!; q++) v[colIdx[q]!]! -= c * values[q]!;
+        for (let q = rowPtr[i]!; q < rowPtr[i + 1]!; q++) {
+          const j = colIdx[q]!;
+          if (average) {
+            sumW[j]! += v[j]! * (settle - settledAt[j]!);
+            settledAt[j] = settle;
+          }
+          v[j]! -= c * values[q]!;
+        }
       }
       this.b -= (lr * rSum) / n;
+      if (average) {
+        this.prefixScale += this.s;
+        biasSum += this.b;
+      }
       if (this.s < 1e-3) this.foldScale();
+    }
+    if (average) {
+      const T = batchOrder.length;
+      const P = this.prefixScale;
+      const avg = this.avgW ?? new Float32Array(v.length);
+      for (let j = 0; j < v.length; j++) avg[j] = (sumW[j]! + v[j]! * (P - settledAt[j]!)) / T;
+      this.avgW = avg;
+      this.avgB = biasSum / T;
     }
     return lossTotal / batchOrder.length;
   }
 
   async evaluate(setName: string): Promise<EvalSums> {
     const set = this.requireSet(setName);
-    const { weights, bias } = this.currentWeights();
+    const { weights, bias } = this.reportedWeights(false);
     return evaluateCsr(set.x, set.y, weights, bias);
   }
 
   async predict(setName: string): Promise<Float32Array> {
     const set = this.requireSet(setName);
-    const { weights, bias } = this.currentWeights();
+    const { weights, bias } = this.reportedWeights(false);
     return predictCsr(set.x, weights, bias);
   }
 
   async readWeights(): Promise<{ weights: Float32Array; bias: number }> {
-    return this.currentWeights();
+    return this.reportedWeights(true);
   }
 
   dispose(): void {
     this.data = null;
     this.v = new Float32Array(0);
+    this.sumW = new Float64Array(0);
+    this.settledAt = new Float64Array(0);
+    this.avgW = null;
   }
 
-  private currentWeights(): { weights: Float32Array; bias: number } {
+  /** The epoch's averaged weights when averaging, else the current iterate w = s v. */
+  private reportedWeights(copy: boolean): { weights: Float32Array; bias: number } {
+    if (this.avgW) return { weights: copy ? this.avgW.slice() : this.avgW, bias: this.avgB };
     const w = new Float32Array(this.v.length);
     const s = this.s;
     for (let j = 0; j < w.length; j++) w[j] = s * this.v[j]!;
     return { weights: w, bias: this.b };
   }
 
+  /**
+   * v <- s v, s <- 1. With averaging, every column's account is settled first, since
+   * the lazy sums assume v_j only changes when column j is touched.
+   */
   private foldScale(): void {
     const s = this.s;
-    for (let j = 0; j < this.v.length; j++) this.v[j] = s * this.v[j]!;
+    const v = this.v;
+    if (this.data?.average) {
+      // settle every column, then restate the prefix sum in units of the new scale
+      // (s' = s_t / s after the fold), so v'_j (P'_now - P'_then) still sums w_j
+      const P = this.prefixScale;
+      for (let j = 0; j < v.length; j++) {
+        this.sumW[j]! += v[j]! * (P - this.settledAt[j]!);
+        this.settledAt[j] = P / s;
+      }
+      this.prefixScale = P / s;
+    }
+    for (let j = 0; j < v.length; j++) v[j] = s * v[j]!;
     this.s = 1;
   }
 
@@ -116,4 +183,3 @@ export class CpuBackend implements TrainingBackend {
     return set;
   }
 }
-

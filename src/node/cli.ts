@@ -31,15 +31,32 @@ const HELP = `moviesentiments: sentiment of movie reviews with a hand-written lo
 Usage:
   moviesentiments --text TEXT [--json] [--explain N] [--model DIR]
   moviesentiments train    [--data PATH] [--out DIR] [training options]
+  moviesentiments predict  INPUT [--column text] [--out OUT] [--format F] [--explain N] [--encoding ENC] [--model DIR]
   moviesentiments evaluate [--data PATH] [--model DIR] [--json]
+  moviesentiments evaluate INPUT --label COLUMN [--column text] [--format F] [--encoding ENC] [--model DIR] [--json]
   moviesentiments sweep    [--data PATH] [--out FILE] [--epochs N]
   moviesentiments download [--dest FILE] [--url URL]
 
 Prediction:
   --text TEXT          the review to score
   --json               print {"label", "probabilities": {"negative", "positive"}}
-  --explain N          also list the N n-grams that pushed hardest each way (default 0)
+  --explain N          also list the N n-grams that pushed hardest each way (default 0;
+                       with predict INPUT, as columns top_positive and top_negative)
   --model DIR          model folder (default: the shipped model, ${"model/"} in the package)
+
+Files (predict, evaluate INPUT):
+  INPUT                CSV or TSV with a header line, JSONL (one object a line), or plain
+                       text (one review a line); - reads standard input (plain text unless --format)
+  --format F           csv, tsv, jsonl or txt (default: from the file name)
+  --column NAME        the text column or JSON field (default: text, or the only one)
+  --out OUT            write here (default: standard output); the format follows the name
+                       (.csv, .tsv, .jsonl), else the input's (CSV for plain text). Written to
+                       a temporary file renamed when complete; never over INPUT
+  --encoding ENC       the input's text encoding (default utf-8; e.g. latin1, utf-16le)
+  --label NAME         evaluate: the label column (positive/negative or 1/0; default: label)
+  --workers N          scoring threads (default: the number of CPUs, at most 4; 0 = none)
+  Output keeps every input row and column, in order, and adds label, p_negative,
+  p_positive and error (why a row could not be scored, e.g. empty text; its label is empty).
 
 Data (train, evaluate, sweep):
   --data PATH          aclImdb_v1.tar.gz or an extracted aclImdb/ folder; default: the
@@ -56,6 +73,7 @@ Training (train; defaults reproduce the shipped model):
   --seed N             seed for the split and batch order (default ${DEFAULT_PIPELINE.training.seed})
   --patience N         early stopping: epochs without a better validation score (default ${DEFAULT_PIPELINE.training.patience}; 0 = off)
   --validation-fraction X  share of train/ held out to choose epochs (default ${DEFAULT_PIPELINE.validationFraction})
+  --no-average         report each epoch's last iterate instead of the mean of its iterates
   --no-refit           keep the model trained on the fit split instead of retraining on all of train/
   --ngram-max N        longest word n-gram (default ${DEFAULT_FEATURES.ngramMax})
   --hash-bits N        2^N feature buckets (default ${DEFAULT_FEATURES.hashBits})
@@ -74,6 +92,11 @@ const OPTIONS = {
   json: { type: "boolean", default: false },
   explain: { type: "string" },
   model: { type: "string" },
+  column: { type: "string" },
+  format: { type: "string" },
+  encoding: { type: "string" },
+  label: { type: "string" },
+  workers: { type: "string" },
   data: { type: "string" },
   out: { type: "string" },
   lr: { type: "string" },
@@ -85,6 +108,7 @@ const OPTIONS = {
   patience: { type: "string" },
   "validation-fraction": { type: "string" },
   "no-refit": { type: "boolean", default: false },
+  "no-average": { type: "boolean", default: false },
   "ngram-max": { type: "string" },
   "hash-bits": { type: "string" },
   weighting: { type: "string" },
@@ -102,7 +126,11 @@ function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see --help)`);
+    const message = (e as Error).message;
+    // a negative number after an option reads as another option: say how to pass it
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    if (ambiguous) throw new UsageError(`${ambiguous[1]} needs its value attached when it starts with "-": write ${ambiguous[1]}=VALUE`);
+    throw new UsageError(`${message.split("\n")[0]} (see --help)`);
   }
 }
 
@@ -134,6 +162,7 @@ export function pipelineOptionsFrom(values: Values): PipelineOptions {
       batchSize: num(values, "batch-size", d.training.batchSize, true),
       seed: num(values, "seed", d.training.seed, true),
       patience: num(values, "patience", d.training.patience, true),
+      average: values["no-average"] ? false : d.training.average,
     },
     validationFraction: num(values, "validation-fraction", d.validationFraction),
     refit: !values["no-refit"],
@@ -314,12 +343,15 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
       if (values.text === undefined) throw new UsageError('nothing to do: pass --text "a review", or a command (see --help)');
       await cmdPredictText(values, io.out);
     } else if (command === "train") await cmdTrain(values, io.log);
-    else if (command === "evaluate") await cmdEvaluate(values, io.out, io.log);
+    else if (command === "evaluate" && positionals.length > 1) {
+      const { cmdEvaluateFile } = await import("./predict-file.ts");
+      return await cmdEvaluateFile(argv, io);
+    } else if (command === "evaluate") await cmdEvaluate(values, io.out, io.log);
     else if (command === "download") await cmdDownload(values, io.log);
     else if (command === "sweep") await cmdSweep(values, io.log);
     else if (command === "predict") {
       const { cmdPredictFile } = await import("./predict-file.ts");
-      return await cmdPredictFile(argv.slice(1), io);
+      return await cmdPredictFile(argv, io);
     } else throw new UsageError(`unknown command "${command}" (commands: train, evaluate, predict, sweep, download; see --help)`);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
@@ -349,6 +381,15 @@ export function readPackageVersion(): string {
 
 const isEntry = typeof process !== "undefined" && process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "\0");
 if (isEntry) {
+  // the last line of defence: an error that escapes main() is one line, its stack only with --debug
+  const lastResort = (e: unknown) => {
+    if ((e as NodeJS.ErrnoException)?.code === "EPIPE") process.exit(process.exitCode ?? 0); // reader went away (| head)
+    process.stderr.write(`moviesentiments: error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (process.argv.includes("--debug")) process.stderr.write(`${(e as Error)?.stack ?? ""}\n`);
+    process.exit(1);
+  };
+  process.on("uncaughtException", lastResort);
+  process.on("unhandledRejection", lastResort);
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -3,7 +3,7 @@
 // point), and only then are files no longer referenced removed. A crash at any moment
 // leaves either the old model or the new one, never a mix.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeModel, encodeModel, ModelError, MODEL_META_FILE, referencedFiles, type SentimentModel } from "../core/model-format.ts";
@@ -39,7 +39,7 @@ export function saveModelDir(dir: string, model: SentimentModel): void {
   }
   for (const f of encoded.files) {
     const path = join(dir, f.name);
-    if (!existsSync(path) || statSync(path).size !== f.bytes.length) writeFileDurably(path, f.bytes);
+    if (!existsSync(path) || !readFileSync(path).equals(f.bytes)) writeFileDurably(path, f.bytes);
   }
   writeFileDurably(join(dir, MODEL_META_FILE), encoded.metaJson);
   const keep = new Set(encoded.files.map((f) => f.name));

@@ -1,0 +1,56 @@
+// The CPU backend's lazy iterate averaging against a dense, step-by-step average of
+// plainStep's iterates.
+import { describe, expect, it } from "vitest";
+import { CpuBackend } from "../src/cpu-reference/backend.ts";
+import { plainStep } from "../src/cpu-reference/logistic.ts";
+import { BatchSchedule } from "../src/core/train.ts";
+import { selectRows } from "../src/core/features.ts";
+import { tinyProblem } from "./helpers/tiny-data.ts";
+
+describe("iterate averaging", () => {
+  // lr * l2 large enough that the scale folds several times during the run
+  for (const { lr, l2, batchSize } of [
+    { lr: 0.5, l2: 0, batchSize: 7 },
+    { lr: 0.5, l2: 1e-3, batchSize: 1 },
+    { lr: 0.5, l2: 0.3, batchSize: 4 },
+  ]) {
+    it(`matches a dense running mean (lr ${lr}, l2 ${l2}, batch ${batchSize})`, async () => {
+      const p = tinyProblem({ nRows: 120, nCols: 40, density: 0.2, seed: 3 });
+      const schedule = new BatchSchedule(p.x.nRows, batchSize, 9);
+      const x = selectRows(p.x, schedule.rowOrder);
+      const y = Uint8Array.from(schedule.rowOrder, (i) => p.y[i]!);
+      const backend = new CpuBackend();
+      await backend.load({ train: { name: "train", x, y }, batchSize, evalSets: [], average: true });
+      const state = { w: new Float32Array(x.nCols), b: 0 };
+      for (let epoch = 0; epoch < 3; epoch++) {
+        const order = schedule.nextEpoch();
+        await backend.trainEpoch(order, lr, l2);
+        const sum = new Float64Array(x.nCols);
+        let bSum = 0;
+        for (const k of order) {
+          plainStep(x, y, k * batchSize, Math.min((k + 1) * batchSize, x.nRows), state, lr, l2);
+          for (let j = 0; j < sum.length; j++) sum[j]! += state.w[j]!;
+          bSum += state.b;
+        }
+        const got = await backend.readWeights();
+        for (let j = 0; j < sum.length; j++) {
+          const want = sum[j]! / order.length;
+          expect(Math.abs(got.weights[j]! - want)).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(want));
+        }
+        expect(got.bias).toBeCloseTo(bSum / order.length, 5);
+      }
+    });
+  }
+
+  it("without averaging reports the last iterate", async () => {
+    const p = tinyProblem({ nRows: 50, nCols: 10, density: 0.3, seed: 4 });
+    const backend = new CpuBackend();
+    await backend.load({ train: { name: "train", x: p.x, y: p.y }, batchSize: 5, evalSets: [] });
+    const state = { w: new Float32Array(10), b: 0 };
+    const order = Uint32Array.from({ length: 10 }, (_, i) => i);
+    await backend.trainEpoch(order, 0.3, 0.01);
+    for (const k of order) plainStep(p.x, p.y, k * 5, k * 5 + 5, state, 0.3, 0.01);
+    const got = await backend.readWeights();
+    for (let j = 0; j < 10; j++) expect(got.weights[j]).toBeCloseTo(state.w[j]!, 5);
+  });
+});
