@@ -11,6 +11,7 @@ import {
   NgramHasher,
   selectRows,
   validateFeatureConfig,
+  type CountRows,
   type FeatureConfig,
 } from "./features.ts";
 import { binaryMetrics } from "./metrics.ts";
@@ -61,7 +62,7 @@ export function hashReviews(
   reviews: readonly Review[],
   features: FeatureConfig,
   onProgress?: (done: number) => void,
-): { counts: Csr; labels: Uint8Array } {
+): { counts: CountRows; labels: Uint8Array } {
   const hasher = new NgramHasher(features.ngramMax, features.hashBits);
   const counts = hasher.hashDocuments(
     reviews.map((r) => r.text),
@@ -70,7 +71,7 @@ export function hashReviews(
   return { counts, labels: Uint8Array.from(reviews, (r) => r.label) };
 }
 
-function weighted(name: string, counts: Csr, labels: Uint8Array, fw: ReturnType<typeof fitFeatureWeights>, f: FeatureConfig): LabelledSet {
+function weighted(name: string, counts: CountRows, labels: Uint8Array, fw: ReturnType<typeof fitFeatureWeights>, f: FeatureConfig): LabelledSet {
   return { name, x: applyFeatureWeights(counts, fw, f), y: labels };
 }
 

@@ -26,10 +26,13 @@ export class TableFormatError extends Error {
   override name = "TableFormatError";
   readonly kind: TableErrorKind;
   readonly line: number | undefined;
-  constructor(kind: TableErrorKind, message: string, line?: number) {
+  /** for "encoding" errors: the encoding the input seems to be in, when there is a clue */
+  readonly suggestedEncoding: string | undefined;
+  constructor(kind: TableErrorKind, message: string, line?: number, suggestedEncoding?: string) {
     super(message);
     this.kind = kind;
     this.line = line;
+    this.suggestedEncoding = suggestedEncoding;
   }
 }
 
@@ -97,7 +100,7 @@ export function sniffBinary(head: Uint8Array, encoding = "utf-8"): string | unde
       else evenNul++;
     } else if (b < 0x20 && b !== 9 && b !== 10 && b !== 13 && b !== 12 && b !== 27) control++;
   }
-  if (nul > n / 4 && (oddNul > 0.9 * nul || evenNul > 0.9 * nul)) return "UTF-16 text (pass its encoding: utf-16le or utf-16be)";
+  if (nul > n / 4 && (oddNul > 0.9 * nul || evenNul > 0.9 * nul)) return oddNul > evenNul ? "UTF-16LE text" : "UTF-16BE text";
   if (nul + control > Math.max(4, n / 10)) return "binary data, not text";
   return undefined;
 }
@@ -220,8 +223,9 @@ export class TextChunkDecoder {
       if ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff))
         throw new TableFormatError(
           "encoding",
-          `line 1: the input starts with a UTF-16 byte order mark; pass its encoding (${buf[0] === 0xff ? "utf-16le" : "utf-16be"})`,
+          `line 1: the text starts with a UTF-16 byte order mark: it is UTF-16, not UTF-8`,
           1,
+          buf[0] === 0xff ? "utf-16le" : "utf-16be",
         );
     }
     let text: string;

@@ -25,10 +25,10 @@ export interface TrainConfig {
 
 /** The shipped configuration (chosen on the validation split; see README). */
 export const DEFAULT_TRAIN: TrainConfig = {
-  lr: 8,
-  lrDecay: 1,
+  lr: 4,
+  lrDecay: 0,
   l2: 1e-7,
-  epochs: 10,
+  epochs: 12,
   batchSize: 1,
   seed: 42,
   patience: 3,

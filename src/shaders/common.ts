@@ -45,6 +45,8 @@ export interface BatchParams {
   stepB?: number;
   slot?: number;
   foldScale?: number;
+  prefixPrev?: number;
+  prefixNow?: number;
 }
 
 /** Writes record `index` of a BatchParams array into `target` (BATCH_PARAMS_STRIDE apart). */
@@ -62,8 +64,8 @@ export function writeBatchParams(target: ArrayBuffer, index: number, p: BatchPar
   f[7] = p.stepB ?? 0;
   u[8] = p.slot ?? 0;
   f[9] = p.foldScale ?? 1;
-  u[10] = 0;
-  u[11] = 0;
+  f[10] = p.prefixPrev ?? 0;
+  f[11] = p.prefixNow ?? 0;
 }
 
 /** The EvalParams record of a set of n rows reduced by nPartials workgroups. */

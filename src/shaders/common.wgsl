@@ -19,8 +19,11 @@ struct BatchParams {
   stepB: f32,      // factor of sum_i r_i in the bias update: lr / n
   slot: u32,       // index of this step's mean loss in batchLoss
   foldScale: f32,  // factor scale_weights multiplies v by when s is folded back into v
-  pad0: u32,
-  pad1: u32,
+  // Iterate averaging only (average.wgsl): P = s_1 + ... + s_t, the running sum of the
+  // scales after each step since the epoch's start or the last fold.
+  prefixPrev: f32, // P after the previous step: gather_update_avg settles touched columns to it
+  prefixNow: f32,  // P after this step: fold_average settles every column to it. In the
+                   // record average_finish reads, P_T, with slot = T (the epoch's steps)
 }
 
 // Parameters of a whole-set evaluation or prediction (one per set, not per step).

@@ -18,6 +18,9 @@
 @group(0) @binding(4) var<storage, read> cscValues: array<f32>;
 @group(0) @binding(5) var<storage, read> residual: array<f32>;
 @group(0) @binding(6) var<storage, read_write> weights: array<f32>;
+// gather_update_avg only (iterate averaging, see average.wgsl): per column j,
+// (sumW_j, settled_j) side by side, so settling costs one more cache line, not two
+@group(0) @binding(7) var<storage, read_write> account: array<vec2f>;
 
 // sum over the column's entries of r_i x_ij, in row order
 fn columnDot(c: u32) -> f32 {
@@ -42,6 +45,27 @@ fn gather_update(
   let c = params.colStart + k;
   let j = cols[c];
   weights[j] = weights[j] - params.stepW * columnDot(c);
+}
+
+// Training with iterate averaging: the same update, but first column j's running sum is
+// settled. v_j has been constant since the step it was last touched, so the iterates in
+// between added v_j (s_{t0+1} + ... + s_{t-1}) = v_j (P_{t-1} - settled_j) to sum_t w_j(t).
+@compute @workgroup_size(WG)
+fn gather_update_avg(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let k = linearGroup(wid, nwg) * WG + lid;
+  if (k >= params.nCols) {
+    return;
+  }
+  let c = params.colStart + k;
+  let j = cols[c];
+  let vj = weights[j];
+  let a = account[j];
+  account[j] = vec2f(a.x + vj * (params.prefixPrev - a.y), params.prefixPrev);
+  weights[j] = vj - params.stepW * columnDot(c);
 }
 
 // Checks: gradW_j = stepW (X_B^T r)_j (stepW = 1/n gives gradientCsr); untouched

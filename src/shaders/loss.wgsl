@@ -16,18 +16,15 @@
 @group(0) @binding(4) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(5) var<storage, read_write> state: array<f32>;
 @group(0) @binding(6) var<storage, read_write> batchLoss: array<f32>;
+// loss_residual_avg only: the bias after each step, for the epoch's mean bias (summed on
+// the host in double, like the batch losses)
+@group(0) @binding(7) var<storage, read_write> biasTrace: array<f32>;
 
 var<workgroup> lossPart: array<f32, WG>;
 var<workgroup> resPart: array<f32, WG>;
 
-@compute @workgroup_size(WG)
-fn loss_residual(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  if (wid.x != 0u || wid.y != 0u) {
-    return;
-  }
+// Residuals and losses of the batch's rows; their sums end up in lossPart[0], resPart[0].
+fn batchSums(lid: u32) {
   var l = 0.0;
   var r = 0.0;
   for (var i = lid; i < params.nRows; i += WG) {
@@ -51,8 +48,41 @@ fn loss_residual(
     }
     workgroupBarrier();
   }
+}
+
+// Thread 0, after batchSums: stores the batch's mean loss, updates the bias, returns it.
+fn finishBatch() -> f32 {
+  batchLoss[params.slot] = lossPart[0] / f32(max(params.nRows, 1u));
+  let b = state[0] - params.stepB * resPart[0];
+  state[0] = b;
+  return b;
+}
+
+@compute @workgroup_size(WG)
+fn loss_residual(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  if (wid.x != 0u || wid.y != 0u) {
+    return;
+  }
+  batchSums(lid);
   if (lid == 0u) {
-    batchLoss[params.slot] = lossPart[0] / f32(max(params.nRows, 1u));
-    state[0] = state[0] - params.stepB * resPart[0];
+    _ = finishBatch();
+  }
+}
+
+// The same, also recording the updated bias in biasTrace[slot] (iterate averaging).
+@compute @workgroup_size(WG)
+fn loss_residual_avg(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  if (wid.x != 0u || wid.y != 0u) {
+    return;
+  }
+  batchSums(lid);
+  if (lid == 0u) {
+    biasTrace[params.slot] = finishBatch();
   }
 }

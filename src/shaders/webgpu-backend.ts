@@ -18,6 +18,27 @@
 // but the bulk of the step on integrated and software GPUs. And because s follows the
 // CPU backend's sequence exactly (it depends only on lr and l2, computed in double on
 // the host), both backends fold at the same steps and stay comparable weight by weight.
+//
+// Iterate averaging (BackendData.average): the epoch's reported weights are the mean of
+// its iterates, w_bar = (1/T) sum_t s_t v(t), kept lazily as in CpuBackend. Per column
+// the GPU keeps a running sum sumW_j and the prefix sum of scales settled_j it was last
+// settled to, side by side in one vec2f "account" (one more cache line per touched
+// column, which is what averaging costs a per-example step); the host computes
+// P_t = s_1 + ... + s_t in double and passes P_{t-1} and P_t in each step's record.
+// Three kernels change on such a run:
+//
+//   loss_residual_avg  as loss_residual, also storing the bias after the step (the host
+//                      averages those in double, with the batch losses)
+//   gather_update_avg  sumW_j += v_j (P_{t-1} - settled_j), settled_j = P_{t-1}, then the
+//                      update of v_j
+//   fold_average       replaces scale_weights: settles every column to P_t and restarts
+//                      the account at P = 0 (the fold's restatement in the new scale)
+//
+// and average_finish writes avg_j = (sumW_j + v_j (P_T - settled_j)) / T at the epoch's
+// end. Training continues from v, s and b; evaluate, predict and readWeights use avg and
+// the mean bias once an averaged epoch has run. All of it is f32 on the GPU (f64 on the
+// CPU): P is at most about T, and the settled differences telescope, so the averages agree
+// to a few f32 roundings of the sums (see tests/gpu/harness.ts for the tolerance).
 
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 import {
@@ -29,9 +50,11 @@ import {
   createZeroBuffer,
   evalParamsData,
   evalPartialCount,
+  readBuffer,
   readStaging,
   writeBatchParams,
 } from "./common.ts";
+import { AveragePass } from "./average.ts";
 import { buildSegmentCsc, planSegments, segmentRowPtr, type Segment } from "./csc.ts";
 import { EvaluatePass, PARTIAL_BYTES, PredictPass, decodePartial } from "./evaluate.ts";
 import { GatherPass } from "./gradient.ts";
@@ -87,6 +110,8 @@ interface GpuSegment {
   values: GPUBuffer;
   /** spmv over the whole segment, reading the set's evaluation records */
   spmvEval: GPUBindGroup;
+  /** the same over the averaged weights and bias (averaging runs only) */
+  spmvEvalAvg?: GPUBindGroup;
   /** training set only: the per-batch CSC copies (csc.ts) */
   csc?: {
     /** batch b of the segment owns distinct columns [colStart[b], colStart[b+1]) */
@@ -121,7 +146,7 @@ interface TrainState {
   nBatches: number;
   /** segment index of each batch */
   batchSegment: Uint32Array;
-  /** per segment: spmv and gather bind groups reading the step records */
+  /** per segment: spmv and gather bind groups reading the step records (gather_update_avg's when averaging) */
   segmentGroups: { spmv: GPUBindGroup; gather: GPUBindGroup }[];
   residual: GPUBuffer;
   loss: GPUBuffer;
@@ -129,8 +154,30 @@ interface TrainState {
   stepParams: GPUBuffer;
   batchLoss: GPUBuffer;
   batchLossCapacity: number;
+  /** averaging: the bias after each step, batchLossCapacity entries */
+  biasTrace: GPUBuffer | null;
+  /** loss_residual's, or loss_residual_avg's when averaging */
   lossGroup: GPUBindGroup;
+  /** scale_weights', or fold_average's (reading the step records) when averaging */
   scaleGroup: GPUBindGroup;
+}
+
+/** The GPU side of iterate averaging (see the header). */
+interface AverageState {
+  /** per column, as vec2f: sumW_j, the sum over the epoch's steps so far of w_j(t)
+   * settled up to settled_j, and settled_j, the prefix sum of scales it was last settled to */
+  account: GPUBuffer;
+  /** the last averaged epoch's mean weights */
+  avgW: GPUBuffer;
+  /** [mean bias] for the averaged spmv */
+  avgState: GPUBuffer;
+  /** one BatchParams record for average_finish */
+  finishParams: GPUBuffer;
+  finishGroup: GPUBindGroup;
+  /** the mean bias, in double */
+  bias: number;
+  /** whether an averaged epoch has run, so evaluate, predict and readWeights use avgW */
+  ready: boolean;
 }
 
 /** Hands out compute passes: one shared pass, or one timed pass per kernel. */
@@ -180,6 +227,9 @@ export class WebGpuBackend implements TrainingBackend {
   private readonly lossPass: LossPass;
   private readonly gather: GatherPass;
   private readonly scale: ScaleWeightsPass;
+  private readonly lossAvg: LossPass;
+  private readonly gatherAvg: GatherPass;
+  private readonly averagePass: AveragePass;
   private readonly evaluatePass: EvaluatePass;
   private readonly predictPass: PredictPass;
   private readonly timer: KernelTimer | null;
@@ -196,6 +246,7 @@ export class WebGpuBackend implements TrainingBackend {
   private s = 1;
   private sets = new Map<string, GpuSet>();
   private train: TrainState | null = null;
+  private average: AverageState | null = null;
   private owned: GPUBuffer[] = [];
 
   constructor(
@@ -229,6 +280,9 @@ export class WebGpuBackend implements TrainingBackend {
     this.lossPass = new LossPass(device);
     this.gather = new GatherPass(device, "update");
     this.scale = new ScaleWeightsPass(device);
+    this.lossAvg = new LossPass(device, "average");
+    this.gatherAvg = new GatherPass(device, "average");
+    this.averagePass = new AveragePass(device);
     this.evaluatePass = new EvaluatePass(device);
     this.predictPass = new PredictPass(device);
     this.timer = this.timestamps ? new KernelTimer(device, TIMER_CAPACITY) : null;
@@ -249,6 +303,7 @@ export class WebGpuBackend implements TrainingBackend {
       this.s = 1;
       this.weights = this.own(createZeroBuffer(device, "weights v", nCols * 4));
       this.state = this.own(createZeroBuffer(device, "state [bias]", 4));
+      if (data.average === true) this.average = this.createAverageState(nCols);
 
       const slotScratch = new Int32Array(nCols).fill(-1);
       const trainSet = this.uploadSet(data.train, data.batchSize, slotScratch);
@@ -276,10 +331,13 @@ export class WebGpuBackend implements TrainingBackend {
         }
       }
       this.ensureBatchLossCapacity(train, steps);
+      const avg = this.average;
       const kernelMs: Record<string, number> = {};
       const timingReads: Promise<void>[] = [];
       const nRowsTotal = train.set.nRows;
       let s = this.s;
+      // averaging: P = s_1 + ... + s_t since the epoch's start or the last fold (in double)
+      let prefix = 0;
       const records = new ArrayBuffer(CHUNK_STEPS * BATCH_PARAMS_STRIDE);
       for (let chunk = 0; chunk < steps; chunk += CHUNK_STEPS) {
         const chunkEnd = Math.min(chunk + CHUNK_STEPS, steps);
@@ -292,7 +350,9 @@ export class WebGpuBackend implements TrainingBackend {
           const local = k - segment.seg.firstUnit;
           const colStart = segment.csc!.colStart;
           const scaleBefore = s;
+          const prefixPrev = prefix;
           s *= 1 - lr * l2;
+          prefix += s;
           const stepW = lr / (n * s);
           const fold = s < FOLD_BELOW;
           folds.push(fold);
@@ -307,12 +367,23 @@ export class WebGpuBackend implements TrainingBackend {
             stepB: lr / n,
             slot: t,
             foldScale: s,
+            prefixPrev,
+            prefixNow: prefix,
           });
-          if (fold) s = 1;
+          if (fold) {
+            s = 1;
+            prefix = 0;
+          }
         }
         device.queue.writeBuffer(train.stepParams, 0, records, 0, (chunkEnd - chunk) * BATCH_PARAMS_STRIDE);
         const encoder = device.createCommandEncoder({ label: `epoch steps ${chunk}..${chunkEnd - 1}` });
+        if (avg && chunk === 0) {
+          // each epoch averages its own iterates
+          encoder.clearBuffer(avg.account);
+        }
         const passes = new PassRecorder(encoder, this.timer);
+        const lossPass = avg ? this.lossAvg : this.lossPass;
+        const gather = avg ? this.gatherAvg : this.gather;
         for (let t = chunk; t < chunkEnd; t++) {
           const k = batchOrder[t]!;
           const segIndex = train.batchSegment[k]!;
@@ -324,10 +395,13 @@ export class WebGpuBackend implements TrainingBackend {
           const colStart = segment.csc!.colStart;
           const record = t - chunk;
           this.spmv.run(passes.pass("spmv_csr"), groups.spmv, record, n);
-          this.lossPass.run(passes.pass("loss_residual"), train.lossGroup, record);
+          lossPass.run(passes.pass(avg ? "loss_residual_avg" : "loss_residual"), train.lossGroup, record);
           const nColsBatch = colStart[local + 1]! - colStart[local]!;
-          this.gather.run(passes.pass("gather_update"), groups.gather, record, nColsBatch);
-          if (folds[record]) this.scale.run(passes.pass("scale_weights"), train.scaleGroup, record, this.nCols);
+          gather.run(passes.pass(avg ? "gather_update_avg" : "gather_update"), groups.gather, record, nColsBatch);
+          if (folds[record]) {
+            if (avg) this.averagePass.run(passes.pass("fold_average"), "fold_average", train.scaleGroup, record, this.nCols);
+            else this.scale.run(passes.pass("scale_weights"), train.scaleGroup, record, this.nCols);
+          }
         }
         passes.end();
         const collect = this.timer?.resolve(encoder);
@@ -336,12 +410,36 @@ export class WebGpuBackend implements TrainingBackend {
       }
       this.s = s;
       const encoder = device.createCommandEncoder({ label: "read batch losses" });
+      let collectFinish: ((totals: Record<string, number>) => Promise<void>) | undefined;
+      if (avg) {
+        const finish = new ArrayBuffer(BATCH_PARAMS_STRIDE);
+        writeBatchParams(finish, 0, { rowStart: 0, firstRow: 0, nRows: 0, slot: steps, prefixNow: prefix });
+        device.queue.writeBuffer(avg.finishParams, 0, finish);
+        const passes = new PassRecorder(encoder, this.timer);
+        this.averagePass.run(passes.pass("average_finish"), "average_finish", avg.finishGroup, 0, this.nCols);
+        passes.end();
+        collectFinish = this.timer?.resolve(encoder);
+      }
       const staging = copyToStaging(device, encoder, train.batchLoss, steps * 4);
+      const biasStaging = avg ? copyToStaging(device, encoder, train.biasTrace!, steps * 4) : null;
       device.queue.submit([encoder.finish()]);
-      const batchLosses = new Float32Array(await readStaging(staging, steps * 4));
+      if (collectFinish) timingReads.push(collectFinish(kernelMs));
+      const [lossBytes, biasBytes] = await Promise.all([
+        readStaging(staging, steps * 4),
+        biasStaging ? readStaging(biasStaging, steps * 4) : null,
+      ]);
+      const batchLosses = new Float32Array(lossBytes);
       await Promise.all(timingReads);
       let total = 0;
       for (let t = 0; t < steps; t++) total += batchLosses[t]!;
+      if (avg && biasBytes) {
+        const biases = new Float32Array(biasBytes);
+        let biasSum = 0;
+        for (let t = 0; t < steps; t++) biasSum += biases[t]!;
+        avg.bias = biasSum / steps;
+        device.queue.writeBuffer(avg.avgState, 0, new Float32Array([avg.bias]));
+        avg.ready = true;
+      }
       this.onTiming?.({
         op: "trainEpoch",
         wallMs: performance.now() - start,
@@ -397,6 +495,11 @@ export class WebGpuBackend implements TrainingBackend {
   async readWeights(): Promise<{ weights: Float32Array; bias: number }> {
     return this.guard("readWeights", async () => {
       this.requireTrain();
+      const avg = this.average;
+      if (avg?.ready) {
+        const bytes = await readBuffer(this.device, avg.avgW, this.nCols * 4);
+        return { weights: new Float32Array(bytes), bias: avg.bias };
+      }
       const encoder = this.device.createCommandEncoder({ label: "read weights" });
       const vStaging = copyToStaging(this.device, encoder, this.weights!, this.nCols * 4);
       const bStaging = copyToStaging(this.device, encoder, this.state!, 4);
@@ -499,6 +602,12 @@ export class WebGpuBackend implements TrainingBackend {
         `${name} spmv`,
       );
       const gpuSeg: GpuSegment = { seg, rowPtr, colIdx, values, spmvEval };
+      if (this.average) {
+        gpuSeg.spmvEvalAvg = this.spmv.bind(
+          { params: segmentParams, rowPtr, colIdx, values, weights: this.average.avgW, state: this.average.avgState, z },
+          `${name} spmv (averaged weights)`,
+        );
+      }
       if (slotScratch) {
         const csc = buildSegmentCsc(x, seg, unitRows, slotScratch);
         gpuSeg.csc = {
@@ -539,6 +648,7 @@ export class WebGpuBackend implements TrainingBackend {
     const n = set.nRows;
     const nBatches = Math.ceil(n / batchSize);
     const weights = this.weights!;
+    const avg = this.average;
     const residual = this.own(createZeroBuffer(device, "train residual", n * 4));
     const loss = this.own(createZeroBuffer(device, "train loss", n * 4));
     const stepParams = this.own(
@@ -558,7 +668,7 @@ export class WebGpuBackend implements TrainingBackend {
           { params: stepParams, rowPtr, colIdx, values, weights, state: this.state!, z: set.z },
           `train segment ${i} spmv`,
         ),
-        gather: this.gather.bind(
+        gather: (avg ? this.gatherAvg : this.gather).bind(
           {
             params: stepParams,
             colPtr: csc.colPtr,
@@ -567,6 +677,7 @@ export class WebGpuBackend implements TrainingBackend {
             cscValues: csc.values,
             residual,
             weights,
+            ...(avg ? { account: avg.account } : {}),
           },
           `train segment ${i} gather`,
         ),
@@ -574,6 +685,7 @@ export class WebGpuBackend implements TrainingBackend {
     });
     const batchLossCapacity = Math.max(nBatches, 1);
     const batchLoss = this.own(createZeroBuffer(device, "batch losses", batchLossCapacity * 4));
+    const biasTrace = avg ? this.own(createZeroBuffer(device, "bias trace", batchLossCapacity * 4)) : null;
     const train: TrainState = {
       set,
       batchSize,
@@ -585,14 +697,45 @@ export class WebGpuBackend implements TrainingBackend {
       stepParams,
       batchLoss,
       batchLossCapacity,
-      lossGroup: this.bindLoss(set, residual, loss, stepParams, batchLoss),
-      scaleGroup: this.scale.bind({ params: stepParams, weights }),
+      biasTrace,
+      lossGroup: this.bindLoss(set, residual, loss, stepParams, batchLoss, biasTrace),
+      scaleGroup: avg
+        ? this.averagePass.bind({ params: stepParams, weights, account: avg.account, avg: avg.avgW }, "fold_average")
+        : this.scale.bind({ params: stepParams, weights }),
     };
     return train;
   }
 
-  private bindLoss(set: GpuSet, residual: GPUBuffer, loss: GPUBuffer, params: GPUBuffer, batchLoss: GPUBuffer): GPUBindGroup {
-    return this.lossPass.bind({ params, z: set.z, y: set.y, residual, loss, state: this.state!, batchLoss });
+  private bindLoss(
+    set: GpuSet,
+    residual: GPUBuffer,
+    loss: GPUBuffer,
+    params: GPUBuffer,
+    batchLoss: GPUBuffer,
+    biasTrace: GPUBuffer | null,
+  ): GPUBindGroup {
+    const buffers = { params, z: set.z, y: set.y, residual, loss, state: this.state!, batchLoss };
+    return biasTrace ? this.lossAvg.bind({ ...buffers, biasTrace }) : this.lossPass.bind(buffers);
+  }
+
+  /** The averaging buffers for nCols weights (all zero). */
+  private createAverageState(nCols: number): AverageState {
+    const device = this.device;
+    const account = this.own(createZeroBuffer(device, "average accounts (sumW, settled)", nCols * 8));
+    const avgW = this.own(createZeroBuffer(device, "averaged weights", nCols * 4));
+    const avgState = this.own(createZeroBuffer(device, "averaged state [bias]", 4));
+    const finishParams = this.own(
+      device.createBuffer({
+        label: "average_finish params",
+        size: BATCH_PARAMS_STRIDE,
+        usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+      }),
+    );
+    const finishGroup = this.averagePass.bind(
+      { params: finishParams, weights: this.weights!, account, avg: avgW },
+      "average_finish",
+    );
+    return { account, avgW, avgState, finishParams, finishGroup, bias: 0, ready: false };
   }
 
   /** Grows the per-step loss buffer to hold at least `steps` entries (epochs longer than
@@ -602,24 +745,32 @@ export class WebGpuBackend implements TrainingBackend {
     train.batchLoss.destroy();
     this.owned = this.owned.filter((b) => b !== train.batchLoss);
     train.batchLoss = this.own(createZeroBuffer(this.device, "batch losses", steps * 4));
+    if (train.biasTrace) {
+      train.biasTrace.destroy();
+      this.owned = this.owned.filter((b) => b !== train.biasTrace);
+      train.biasTrace = this.own(createZeroBuffer(this.device, "bias trace", steps * 4));
+    }
     train.batchLossCapacity = steps;
-    train.lossGroup = this.bindLoss(train.set, train.residual, train.loss, train.stepParams, train.batchLoss);
+    train.lossGroup = this.bindLoss(train.set, train.residual, train.loss, train.stepParams, train.batchLoss, train.biasTrace);
   }
 
-  /** Records z = s X v + b for every segment of a set, after writing their records. */
+  /** Records z = s X v + b for every segment of a set, after writing their records; with
+   * the averaged weights and bias (s = 1) once an averaged epoch has run. */
   private recordLogits(set: GpuSet, passes: PassRecorder): void {
+    const averaged = this.average?.ready === true;
     const records = new ArrayBuffer(set.segments.length * BATCH_PARAMS_STRIDE);
     set.segments.forEach((segment, i) => {
       writeBatchParams(records, i, {
         rowStart: 0,
         firstRow: segment.seg.firstRow,
         nRows: segment.seg.endRow - segment.seg.firstRow,
-        scale: this.s,
+        scale: averaged ? 1 : this.s,
       });
     });
     this.device.queue.writeBuffer(set.segmentParams, 0, records);
     set.segments.forEach((segment, i) => {
-      this.spmv.run(passes.pass("spmv_csr"), segment.spmvEval, i, segment.seg.endRow - segment.seg.firstRow);
+      const group = averaged ? segment.spmvEvalAvg! : segment.spmvEval;
+      this.spmv.run(passes.pass("spmv_csr"), group, i, segment.seg.endRow - segment.seg.firstRow);
     });
   }
 
@@ -628,6 +779,7 @@ export class WebGpuBackend implements TrainingBackend {
     this.owned = [];
     this.sets.clear();
     this.train = null;
+    this.average = null;
     this.weights = null;
     this.state = null;
   }

@@ -10,6 +10,8 @@ export const GPU_CHECKS = [
   "predict",
   "training run vs CpuBackend",
   "training with L2 folds vs CpuBackend",
+  "averaged training vs CpuBackend",
+  "averaged training, batch size 1 with L2 folds, split buffers",
   "split buffers give identical training",
   "device loss",
   "kernel timestamps",
@@ -51,6 +53,8 @@ export interface GpuBenchOptions {
   kernelTimestamps?: boolean;
   /** also time CpuBackend on the same batches (default true) */
   cpu?: boolean;
+  /** iterate averaging (BackendData.average; default false) */
+  average?: boolean;
 }
 
 export interface GpuBenchResult {

@@ -595,6 +595,111 @@ const checkFolds = () =>
     cpu.dispose();
   });
 
+/**
+ * A whole training run with iterate averaging on both backends (same data, batches and
+ * order): after every epoch the averaged weights and bias, the epoch loss (which follows
+ * the last iterate, so it checks that training continues from there), the held-out
+ * evaluation and probabilities. A non-averaged CPU run alongside shows the average
+ * differs from the last iterate by much more than the tolerance.
+ */
+async function averagedRun(
+  report: Report,
+  result: GpuCheckResult,
+  o: {
+    problem: ReturnType<typeof syntheticProblem>;
+    batchSize: number;
+    epochs: number;
+    lr: number;
+    l2: number;
+    options?: WebGpuBackendOptions;
+  },
+): Promise<void> {
+  const { problem, batchSize, epochs, lr, l2 } = o;
+  const data = { train: problem.train, batchSize, evalSets: [problem.test], average: true };
+  const nBatches = Math.ceil(problem.train.x.nRows / batchSize);
+  const cpu = new CpuBackend();
+  await cpu.load(data);
+  const lastIterate = new CpuBackend();
+  await lastIterate.load({ ...data, average: false });
+  const timings: GpuTiming[] = [];
+  await withBackend(result, { ...o.options, onTiming: (t) => timings.push(t) }, async (gpu) => {
+    await gpu.load(data);
+    let maxAvgVsLast = 0;
+    for (let e = 0; e < epochs; e++) {
+      const order = epochOrder(nBatches, e);
+      const cpuLoss = await cpu.trainEpoch(order, lr, l2);
+      await lastIterate.trainEpoch(order, lr, l2);
+      const gpuLoss = await gpu.trainEpoch(order, lr, l2);
+      report.scalar("epoch loss", gpuLoss, cpuLoss, 1e-4 * cpuLoss);
+      const cw = await cpu.readWeights();
+      const gw = await gpu.readWeights();
+      report.compare("averaged weights", gw.weights, cw.weights, (j) => AVG_ABS + AVG_REL * Math.abs(cw.weights[j]!));
+      report.scalar("averaged bias", gw.bias, cw.bias, AVG_ABS + AVG_REL * Math.abs(cw.bias));
+      const lw = await lastIterate.readWeights();
+      for (let j = 0; j < lw.weights.length; j++) maxAvgVsLast = Math.max(maxAvgVsLast, Math.abs(lw.weights[j]! - cw.weights[j]!));
+      const ce = await cpu.evaluate("test");
+      const ge = await gpu.evaluate("test");
+      report.notes.push(
+        `epoch ${e + 1}: loss cpu ${cpuLoss.toFixed(6)} gpu ${gpuLoss.toFixed(6)}; averaged bias cpu ${cw.bias.toFixed(6)} ` +
+          `gpu ${gw.bias.toFixed(6)}; test accuracy cpu ${accuracy(ce).toFixed(2)} gpu ${accuracy(ge).toFixed(2)}`,
+      );
+    }
+    report.check(maxAvgVsLast > 100 * AVG_ABS, `the average is too close to the last iterate (max diff ${maxAvgVsLast}) to test anything`);
+    const ce = await cpu.evaluate("test");
+    const ge = await gpu.evaluate("test");
+    report.scalar("test accuracy (points)", accuracy(ge), accuracy(ce), 0.1);
+    report.scalar("test loss sum", ge.lossSum, ce.lossSum, 1e-4 * ce.lossSum);
+    const cp = await cpu.predict("test");
+    const gp = await gpu.predict("test");
+    report.compare("test probabilities", gp, cp, () => 1e-4);
+    const ct = await cpu.evaluate("train");
+    const gt = await gpu.evaluate("train");
+    report.scalar("train accuracy (points)", accuracy(gt), accuracy(ct), 0.1);
+    const epochMs = timings.filter((t) => t.op === "trainEpoch").map((t) => t.wallMs.toFixed(0));
+    report.notes.push(
+      `${problem.train.x.nRows} train rows x ${problem.train.x.nCols} columns, batch ${batchSize} (${nBatches} steps an epoch), ` +
+        `${epochs} epochs, lr ${lr}, l2 ${l2}; max |average - last iterate| ${maxAvgVsLast.toExponential(2)}`,
+      `gpu epoch wall ms: ${epochMs.join(", ")}`,
+    );
+  });
+  cpu.dispose();
+  lastIterate.dispose();
+}
+
+/** Averaged weights: f32 running sums on the GPU against f64 ones on the CPU. */
+const AVG_ABS = 1e-5;
+const AVG_REL = 1e-4;
+const AVG_RULE = `averaged weights and bias: |gpu - cpu| <= ${AVG_ABS} + ${AVG_REL} |cpu| after every epoch; epoch loss 1e-4 relative; accuracy within 0.1 point; probabilities 1e-4`;
+
+const checkAveraged = () =>
+  runCheck(AVG_RULE, async (report, result) => {
+    const problem = syntheticProblem(TRAIN.seed, TRAIN.nTrain, TRAIN.nTest, TRAIN.nCols);
+    await averagedRun(report, result, { problem, batchSize: TRAIN.batchSize, epochs: TRAIN.epochs, lr: TRAIN.lr, l2: TRAIN.l2 });
+  });
+
+const checkAveragedFolds = () =>
+  runCheck(AVG_RULE, async (report, result) => {
+    // per-example steps; lr l2 = 0.02: s falls below 1e-3 every 342 steps, so each epoch
+    // folds (fold_average) and restarts its prefix sums; the train and test sets are split
+    // into several buffers, so the averaged evaluation runs per segment. Then the same on
+    // a three-column problem.
+    const problem = syntheticProblem(TRAIN.seed + 3, 800, 300, 1 << 10, { longNnz: 600 });
+    const lr = 0.2;
+    const l2 = 0.1;
+    const maxSegmentBytes = 16 * 1024;
+    await averagedRun(report, result, { problem, batchSize: 1, epochs: 3, lr, l2, options: { maxSegmentBytes } });
+    let s = 1;
+    let folds = 0;
+    for (let t = 0; t < 3 * 800; t++) if ((s *= 1 - lr * l2) < 1e-3) (s = 1), folds++;
+    const trainSegments = planSegments(problem.train.x.rowPtr, 800, 1, maxSegmentBytes).length;
+    const testSegments = planSegments(problem.test.x.rowPtr, 300, 1, maxSegmentBytes).length;
+    report.check(folds >= 3 && trainSegments > 1 && testSegments > 1, "no folds, or the buffers were not split");
+    report.notes.push(`${folds} folds in ${3 * 800} steps; train in ${trainSegments} segments, test in ${testSegments}`);
+    // three columns: fewer weights than the 16-byte minimum buffer holds (padding lanes)
+    const tiny = syntheticProblem(TRAIN.seed + 4, 400, 50, 3, { meanNnz: 2, longNnz: 3 });
+    await averagedRun(report, result, { problem: tiny, batchSize: 1, epochs: 2, lr, l2 });
+  });
+
 const checkSplit = () =>
   runCheck("split and unsplit GPU runs bit-identical", async (report, result) => {
     const problem = syntheticProblem(TRAIN.seed + 1, 1200, 500, TRAIN.nCols);
@@ -674,6 +779,15 @@ const checkTimestamps = () =>
       for (const k of ["spmv_csr", "loss_residual", "gather_update"]) report.check(k in kernels, `no time for ${k}`);
       report.check((epoch?.batchLosses?.length ?? 0) === 10, "batchLosses missing");
       report.notes.push(`epoch kernel ms: ${JSON.stringify(kernels, (_, v: unknown) => (typeof v === "number" ? Number(v.toFixed(3)) : v))}`);
+      // the averaging kernels, on a reload of the same backend (lr l2 = 0.9: folds every 4 steps)
+      timings.length = 0;
+      await gpu.load({ train: problem.train, batchSize: 64, evalSets: [problem.test], average: true });
+      await gpu.trainEpoch(epochOrder(10, 0), 0.5, 1.8);
+      const averaged = timings.find((t) => t.op === "trainEpoch")?.kernelMs ?? {};
+      for (const k of ["spmv_csr", "loss_residual_avg", "gather_update_avg", "fold_average", "average_finish"]) {
+        report.check(k in averaged, `no time for ${k}`);
+      }
+      report.notes.push(`averaged epoch kernel ms: ${JSON.stringify(averaged, (_, v: unknown) => (typeof v === "number" ? Number(v.toFixed(3)) : v))}`);
     });
   });
 
@@ -689,6 +803,8 @@ const CHECKS: Record<GpuCheckName, () => Promise<GpuCheckResult>> = {
   predict: checkPredict,
   "training run vs CpuBackend": checkTraining,
   "training with L2 folds vs CpuBackend": checkFolds,
+  "averaged training vs CpuBackend": checkAveraged,
+  "averaged training, batch size 1 with L2 folds, split buffers": checkAveragedFolds,
   "split buffers give identical training": checkSplit,
   "device loss": checkDeviceLoss,
   "kernel timestamps": checkTimestamps,
@@ -710,7 +826,7 @@ async function probe(): Promise<GpuProbe> {
 /** Times GPU (and CPU) epochs on a synthetic problem; a benchmark script can call this. */
 async function bench(o: GpuBenchOptions): Promise<GpuBenchResult> {
   const problem = syntheticProblem(40, o.nTrain, 16, o.nCols, { meanNnz: o.meanNnz ?? 30 });
-  const data = { train: problem.train, batchSize: o.batchSize, evalSets: [problem.test] };
+  const data = { train: problem.train, batchSize: o.batchSize, evalSets: [problem.test], average: o.average === true };
   const nBatches = Math.ceil(o.nTrain / o.batchSize);
   const lr = o.lr ?? 0.5;
   const l2 = o.l2 ?? 1e-6;
