@@ -192,12 +192,15 @@ server.on("error", (e) => {
 server.listen(port, args.host, () => {
   const address = server.address();
   const shown = args.host.includes(":") ? `[${args.host}]` : args.host;
-  console.log(`MovieSentiments is running at http://${shown}:${address.port}/`);
-  console.log(`  app:     ${appDir}`);
-  console.log(`  model:   ${modelDir ?? "none (the app runs without a shipped model)"}`);
-  console.log(`  records: ${recordsDir ?? "none"}`);
-  if (archive) console.log(`  offering ${archive.path} for training in the browser`);
-  console.log("Press Ctrl+C to stop.");
+  const lines = [
+    `  app:     ${appDir}`,
+    `  model:   ${modelDir ?? "none (the app runs without a shipped model)"}`,
+    `  records: ${recordsDir ?? "none"}`,
+    ...(archive ? [`  offering ${archive.path} for training in the browser`] : []),
+    "Press Ctrl+C to stop.",
+  ];
+  // one write, so a reader that sees the address sees the rest too
+  process.stdout.write(`MovieSentiments is running at http://${shown}:${address.port}/\n${lines.join("\n")}\n`);
 });
 
 for (const signal of ["SIGINT", "SIGTERM"]) {

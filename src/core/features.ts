@@ -24,13 +24,6 @@ export interface FeatureConfig {
   sublinearTf: boolean;
   /** scale each document's feature vector to unit L2 length */
   normalize: boolean;
-  /**
-   * multiplier for an n-gram's value by its order n (entry n-1; missing entries are 1),
-   * applied before normalizing. Trigrams are numerous and mostly seen once, so at full
-   * weight they dominate each document's norm; a smaller weight leaves more of it to the
-   * unigrams and bigrams.
-   */
-  ngramWeights?: number[];
 }
 
 export const DEFAULT_FEATURES: FeatureConfig = {
@@ -40,7 +33,6 @@ export const DEFAULT_FEATURES: FeatureConfig = {
   nbAlpha: 1,
   sublinearTf: false,
   normalize: true,
-  ngramWeights: [1, 1, 0.5],
 };
 
 /** The original project's features: tf-idf of unigrams. */
@@ -61,8 +53,6 @@ export function validateFeatureConfig(c: FeatureConfig): void {
   if (c.weighting !== "nb" && c.weighting !== "tfidf")
     throw new RangeError(`weighting must be "nb" or "tfidf" (got ${String(c.weighting)})`);
   if (!(c.nbAlpha > 0)) throw new RangeError(`nbAlpha must be > 0 (got ${c.nbAlpha})`);
-  if (c.ngramWeights !== undefined && (!Array.isArray(c.ngramWeights) || !c.ngramWeights.every((w) => Number.isFinite(w) && w > 0)))
-    throw new RangeError(`ngramWeights must be a list of numbers > 0 (got ${JSON.stringify(c.ngramWeights)})`);
 }
 
 // ---- hashing -------------------------------------------------------------------
@@ -104,12 +94,6 @@ export function ngramBucket(tokens: readonly string[], hashBits: number): number
 }
 
 // ---- hashed count rows ---------------------------------------------------------
-
-/** Count rows from hashing: a CSR of counts plus each entry's n-gram order. */
-export interface CountRows extends Csr {
-  /** order: nnz n-gram orders (1 = unigram), of the n-gram that first hit the bucket */
-  order: Uint8Array;
-}
 
 class GrowU32 {
   a = new Uint32Array(1 << 16);
@@ -157,11 +141,10 @@ export class NgramHasher {
     this.stamp = 0;
   }
 
-  /** Hash a batch of raw documents into count rows. */
-  hashDocuments(texts: readonly string[], onProgress?: (done: number) => void): CountRows {
+  /** Hash a batch of raw documents into a count CSR. */
+  hashDocuments(texts: readonly string[], onProgress?: (done: number) => void): Csr {
     const cols = new GrowU32();
     let valArr = new Float32Array(1 << 16);
-    let orderArr = new Uint8Array(1 << 16);
     const rowPtr = new Uint32Array(texts.length + 1);
     const mask = this.mask;
     const spans = this.spans;
@@ -182,13 +165,9 @@ export class NgramHasher {
       const used = this.tableStamp;
       const tmask = key.length - 1;
       if (valArr.length < cols.n + nTok * this.ngramMax) {
-        const size = Math.max(valArr.length * 2, cols.n + nTok * this.ngramMax);
-        const grown = new Float32Array(size);
+        const grown = new Float32Array(Math.max(valArr.length * 2, cols.n + nTok * this.ngramMax));
         grown.set(valArr);
         valArr = grown;
-        const grownOrder = new Uint8Array(size);
-        grownOrder.set(orderArr);
-        orderArr = grownOrder;
       }
       for (let n = 1; n <= this.ngramMax; n++) {
         for (let k = 0; k + n <= nTok; k++) {
@@ -204,7 +183,6 @@ export class NgramHasher {
               slot[t] = cols.n;
               cols.push(bucket);
               valArr[cols.n - 1] = 1;
-              orderArr[cols.n - 1] = n;
               break;
             }
             if (key[t] === bucket) {
@@ -225,13 +203,12 @@ export class NgramHasher {
       rowPtr,
       colIdx: cols.a.slice(0, cols.n),
       values: valArr.slice(0, cols.n),
-      order: orderArr.slice(0, cols.n),
     };
   }
 }
 
-/** Rows `rows` of a CSR (or of count rows, orders included), in that order. */
-export function selectRows<T extends Csr>(x: T, rows: ArrayLike<number>): T {
+/** Rows `rows` of a CSR, in that order, as a new CSR. */
+export function selectRows(x: Csr, rows: ArrayLike<number>): Csr {
   let nnz = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;
@@ -240,8 +217,6 @@ export function selectRows<T extends Csr>(x: T, rows: ArrayLike<number>): T {
   const rowPtr = new Uint32Array(rows.length + 1);
   const colIdx = new Uint32Array(nnz);
   const values = new Float32Array(nnz);
-  const srcOrder = (x as Partial<CountRows>).order;
-  const order = srcOrder ? new Uint8Array(nnz) : undefined;
   let at = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;
@@ -249,12 +224,10 @@ export function selectRows<T extends Csr>(x: T, rows: ArrayLike<number>): T {
     const b = x.rowPtr[r + 1]!;
     colIdx.set(x.colIdx.subarray(a, b), at);
     values.set(x.values.subarray(a, b), at);
-    if (order) order.set(srcOrder!.subarray(a, b), at);
     at += b - a;
     rowPtr[k + 1] = at;
   }
-  const out: Csr = { nRows: rows.length, nCols: x.nCols, rowPtr, colIdx, values };
-  return (order ? { ...out, order } : out) as T;
+  return { nRows: rows.length, nCols: x.nCols, rowPtr, colIdx, values };
 }
 
 // ---- weighting -----------------------------------------------------------------
@@ -309,19 +282,14 @@ export function fitFeatureWeights(
 
 /**
  * Turn count rows into feature rows: nb gives r_j for each present bucket, tfidf gives
- * tf * idf_j; each value is then multiplied by its n-gram order's weight (rows without
- * orders count as weight 1), and with
- * normalize, each row is then divided by its L2 norm (empty rows stay
+ * tf * idf_j; with normalize, each row is then divided by its L2 norm (empty rows stay
  * empty). Returns a new CSR sharing rowPtr and colIdx with the counts.
  */
-export function applyFeatureWeights(counts: Csr & { order?: Uint8Array }, weights: FeatureWeights, config: FeatureConfig): Csr {
+export function applyFeatureWeights(counts: Csr, weights: FeatureWeights, config: FeatureConfig): Csr {
   const values = new Float32Array(counts.values.length);
   const scale = weights.scale;
   const nb = weights.kind === "nb";
   const sublinear = config.sublinearTf;
-  const orderWeight = new Float64Array(256).fill(1);
-  config.ngramWeights?.forEach((w, i) => (orderWeight[i + 1] = w));
-  const order = counts.order;
   for (let i = 0; i < counts.nRows; i++) {
     const a = counts.rowPtr[i]!;
     const b = counts.rowPtr[i + 1]!;
@@ -330,7 +298,7 @@ export function applyFeatureWeights(counts: Csr & { order?: Uint8Array }, weight
       const j = counts.colIdx[k]!;
       const c = counts.values[k]!;
       const tf = nb ? 1 : sublinear ? 1 + Math.log(c) : c;
-      const v = tf * scale[j]! * (order ? orderWeight[order[k]!]! : 1);
+      const v = tf * scale[j]!;
       values[k] = v;
       norm2 += v * v;
     }

@@ -11,7 +11,6 @@ import {
   NgramHasher,
   selectRows,
   validateFeatureConfig,
-  type CountRows,
   type FeatureConfig,
 } from "./features.ts";
 import { binaryMetrics } from "./metrics.ts";
@@ -62,7 +61,7 @@ export function hashReviews(
   reviews: readonly Review[],
   features: FeatureConfig,
   onProgress?: (done: number) => void,
-): { counts: CountRows; labels: Uint8Array } {
+): { counts: Csr; labels: Uint8Array } {
   const hasher = new NgramHasher(features.ngramMax, features.hashBits);
   const counts = hasher.hashDocuments(
     reviews.map((r) => r.text),
@@ -71,7 +70,7 @@ export function hashReviews(
   return { counts, labels: Uint8Array.from(reviews, (r) => r.label) };
 }
 
-function weighted(name: string, counts: CountRows, labels: Uint8Array, fw: ReturnType<typeof fitFeatureWeights>, f: FeatureConfig): LabelledSet {
+function weighted(name: string, counts: Csr, labels: Uint8Array, fw: ReturnType<typeof fitFeatureWeights>, f: FeatureConfig): LabelledSet {
   return { name, x: applyFeatureWeights(counts, fw, f), y: labels };
 }
 
