@@ -249,6 +249,8 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
   const outDir = resolve(values.out ?? "model");
   if (values.backend && values.backend !== "cpu" && values.backend !== "webgpu")
     throw new UsageError(`--backend must be cpu or webgpu (got "${values.backend}")`);
+  // a backend that cannot start should say so before minutes of reading and featurizing
+  if ((values.backend ?? "cpu") !== "cpu") (await makeBackend(values)).dispose();
   const data = await loadData(values);
   log(`read ${data.train.length} train and ${data.test.length} test reviews`);
   let bar = createProgressBar("featurizing", data.train.length + data.test.length);
