@@ -1,8 +1,10 @@
 // The web app: a static build of index.html and src/ui, served by `npm start`.
 import { defineConfig } from "vite";
+import { moviesentimentsAssets } from "./src/ui/vite-plugin-assets.ts";
 
 export default defineConfig({
   root: ".",
+  plugins: [moviesentimentsAssets()],
   base: "./",
   build: {
     outDir: "dist/app",
