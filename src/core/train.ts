@@ -165,6 +165,9 @@ export async function trainLoop(
   let stoppedEarly = false;
   let stoppedByUser = false;
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    // give the event loop a turn (a CPU backend never yields), so that a stop request
+    // such as Ctrl-C in the CLI or a Stop button can arrive
+    if (hooks.shouldStop) await new Promise<void>((resolve) => setTimeout(resolve, 0));
     if (hooks.shouldStop?.()) {
       stoppedByUser = true;
       break;

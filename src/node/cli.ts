@@ -1,7 +1,8 @@
 // The moviesentiments command line: a thin Node adapter over src/core.
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { resolve } from "node:path";
 import { EmptyTextError, Predictor } from "../core/predict.ts";
 import { ModelError, type SentimentModel } from "../core/model-format.ts";
@@ -381,8 +382,17 @@ export function readPackageVersion(): string {
   }
 }
 
-const isEntry = typeof process !== "undefined" && process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "\0");
-if (isEntry) {
+/** True when this file is the program being run (directly, or through npm's bin symlink). */
+function isEntry(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (isEntry()) {
   // the last line of defence: an error that escapes main() is one line, its stack only with --debug
   const lastResort = (e: unknown) => {
     if ((e as NodeJS.ErrnoException)?.code === "EPIPE") process.exit(process.exitCode ?? 0); // reader went away (| head)

@@ -1,0 +1,207 @@
+// Scoring batches of texts, on this thread or on worker threads.
+//
+// The model's two arrays are copied once into SharedArrayBuffers that every worker reads,
+// so N workers cost N hashers, not N models. A worker is the CLI bundle itself, started
+// with a tag in workerData: `moviesentiments predict` run inside such a worker serves
+// score requests instead of reading files (see runScoreWorker). Running from TypeScript
+// sources (tests) there is no bundle to start, and scoring stays on this thread.
+
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { Predictor, type Contribution } from "../core/predict.ts";
+import type { SentimentModel } from "../core/model-format.ts";
+import type { FeatureConfig } from "../core/features.ts";
+
+export const WORKER_TAG = "moviesentiments-score-worker";
+
+export interface ScoreResult {
+  /** one logit per text */
+  logits: Float64Array;
+  /** with explain > 0: the strongest n-grams each way, per text */
+  explanations?: { positive: Contribution[]; negative: Contribution[] }[];
+}
+
+export interface Scorer {
+  /** threads doing the scoring (0: this one) */
+  readonly threads: number;
+  score(texts: string[], explain: number): Promise<ScoreResult>;
+  close(): Promise<void>;
+}
+
+/** Score texts with a predictor (the same code on this thread and in workers). */
+export function scoreTexts(predictor: Predictor, texts: readonly string[], explain: number): ScoreResult {
+  if (explain <= 0) return { logits: predictor.logits(texts) };
+  const logits = new Float64Array(texts.length);
+  const explanations: NonNullable<ScoreResult["explanations"]> = [];
+  for (let i = 0; i < texts.length; i++) {
+    const t = texts[i]!;
+    if (t.trim() === "") {
+      logits[i] = predictor.logits([t])[0]!;
+      explanations.push({ positive: [], negative: [] });
+      continue;
+    }
+    const e = predictor.explain(t, explain);
+    logits[i] = e.logit;
+    explanations.push({ positive: e.topPositive, negative: e.topNegative });
+  }
+  return { logits, explanations };
+}
+
+/** Scoring on the calling thread. */
+export class InlineScorer implements Scorer {
+  readonly threads = 0;
+  private readonly predictor: Predictor;
+  constructor(model: SentimentModel | Predictor) {
+    this.predictor = model instanceof Predictor ? model : new Predictor(model);
+  }
+  async score(texts: string[], explain: number): Promise<ScoreResult> {
+    return scoreTexts(this.predictor, texts, explain);
+  }
+  async close(): Promise<void> {}
+}
+
+interface WorkerModel {
+  features: FeatureConfig;
+  kind: "nb" | "tfidf";
+  bias: number;
+  scale: SharedArrayBuffer;
+  weights: SharedArrayBuffer;
+}
+
+interface WorkerInit {
+  tag: typeof WORKER_TAG;
+  model: WorkerModel;
+}
+
+interface Request {
+  id: number;
+  texts: string[];
+  explain: number;
+}
+
+type Reply = { id: number; ok: true; result: ScoreResult } | { id: number; ok: false; message: string };
+
+function shared(a: Float32Array): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(a.byteLength);
+  new Float32Array(sab).set(a);
+  return sab;
+}
+
+/**
+ * The module a scoring thread starts from: the CLI's entry file (it exports main()), when
+ * this code runs from a built bundle. Undefined when running from TypeScript sources.
+ */
+export function workerEntry(): string | undefined {
+  if (!/\.(m?js|cjs)$/.test(new URL(import.meta.url).pathname)) return undefined;
+  const script = process.argv[1];
+  if (!script) return undefined;
+  try {
+    const real = realpathSync(script);
+    return /\.(m?js)$/.test(real) ? pathToFileURL(real).href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A pool of scoring threads over a shared copy of the model. */
+export class WorkerPool implements Scorer {
+  readonly threads: number;
+  private readonly workers: { worker: Worker; busy: number }[] = [];
+  private readonly pending = new Map<number, { resolve: (r: ScoreResult) => void; reject: (e: Error) => void; slot: number }>();
+  private nextId = 1;
+  private failure: Error | undefined;
+  private closing = false;
+
+  constructor(model: SentimentModel, threads: number, entryUrl: string) {
+    this.threads = threads;
+    const init: WorkerInit = {
+      tag: WORKER_TAG,
+      model: {
+        features: model.features,
+        kind: model.featureWeights.kind,
+        bias: model.bias,
+        scale: shared(model.featureWeights.scale),
+        weights: shared(model.weights),
+      },
+    };
+    // The worker imports the CLI bundle and runs `predict`, which sees the tag and serves.
+    const bootstrap = `import(${JSON.stringify(entryUrl)}).then((m) => m.main(["predict"])).catch((e) => { process.stderr.write("moviesentiments: scoring thread failed to start: " + (e && e.message) + "\\n"); process.exit(1); });`;
+    for (let k = 0; k < threads; k++) {
+      const worker = new Worker(bootstrap, { eval: true, workerData: init, stdout: false, stderr: false });
+      worker.on("message", (reply: Reply) => this.onReply(reply));
+      worker.on("error", (e) => this.fail(new Error(`a scoring thread failed: ${e.message} (--workers 0 scores on the main thread)`)));
+      worker.on("exit", (code) => {
+        if (!this.closing) this.fail(new Error(`a scoring thread stopped unexpectedly (exit code ${code}; --workers 0 scores on the main thread)`));
+      });
+      this.workers.push({ worker, busy: 0 });
+    }
+  }
+
+  private onReply(reply: Reply): void {
+    const p = this.pending.get(reply.id);
+    if (!p) return;
+    this.pending.delete(reply.id);
+    this.workers[p.slot]!.busy--;
+    if (reply.ok) p.resolve(reply.result);
+    else p.reject(new Error(reply.message));
+  }
+
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  score(texts: string[], explain: number): Promise<ScoreResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    let slot = 0;
+    for (let k = 1; k < this.workers.length; k++) if (this.workers[k]!.busy < this.workers[slot]!.busy) slot = k;
+    const w = this.workers[slot]!;
+    const id = this.nextId++;
+    return new Promise<ScoreResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, slot });
+      w.busy++;
+      const req: Request = { id, texts, explain };
+      w.worker.postMessage(req);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}
+
+/** True inside a scoring thread started by WorkerPool. */
+export function isScoreWorker(): boolean {
+  return !isMainThread && (workerData as Partial<WorkerInit> | null)?.tag === WORKER_TAG;
+}
+
+/** The body of a scoring thread: answer score requests until the pool closes. */
+export function runScoreWorker(): Promise<number> {
+  const init = workerData as WorkerInit;
+  const m = init.model;
+  const model = {
+    features: m.features,
+    featureWeights: { kind: m.kind, scale: new Float32Array(m.scale) },
+    weights: new Float32Array(m.weights),
+    bias: m.bias,
+  } as SentimentModel;
+  const predictor = new Predictor(model);
+  const port = parentPort!;
+  return new Promise<number>((resolve) => {
+    port.on("message", (req: Request) => {
+      let reply: Reply;
+      try {
+        reply = { id: req.id, ok: true, result: scoreTexts(predictor, req.texts, req.explain) };
+      } catch (e) {
+        reply = { id: req.id, ok: false, message: (e as Error).message };
+      }
+      if (reply.ok) port.postMessage(reply, [reply.result.logits.buffer as ArrayBuffer]);
+      else port.postMessage(reply);
+    });
+    port.on("close", () => resolve(0));
+  });
+}
