@@ -31,6 +31,8 @@ export interface BrowserRun {
   calibration: { bins: ReliabilityBin[]; ece: number; n: number } | null;
   /** why the run ended without a model, or how it was stopped */
   message: string | null;
+  /** a WebGPU run that failed because WebGPU could not start, or its device was lost mid-run */
+  webgpuFailure: "unavailable" | "lost" | null;
 }
 
 export function newRun(id: string, number: number, settings: BrowserTrainSettings, dataset: DatasetSummary): BrowserRun {
@@ -49,6 +51,7 @@ export function newRun(id: string, number: number, settings: BrowserTrainSetting
     model: null,
     calibration: null,
     message: null,
+    webgpuFailure: null,
   };
 }
 
@@ -120,6 +123,7 @@ export function applyTrainEvent(run: BrowserRun, e: TrainEvent): BrowserRun {
       run.message = e.message;
       run.timings = e.timings;
       run.stage = e.outcome;
+      run.webgpuFailure = e.webgpuFailure ?? null;
       break;
   }
   return run;

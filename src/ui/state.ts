@@ -5,6 +5,7 @@
 import type { ReactiveController, ReactiveControllerHost } from "lit";
 import type { EncodedModel } from "../core/model-format.ts";
 import { FALLBACK_MANIFEST, MANIFEST_FILE, parseAssetManifest, type AssetManifest } from "./assets.ts";
+import { archiveSizeProblem } from "./input-limits.ts";
 import { ModelStore, type SavedModelSummary } from "./model-store.ts";
 import { PredictClient } from "./predict-client.ts";
 import type { ModelSource } from "./predict-protocol.ts";
@@ -215,7 +216,21 @@ export class AppState extends EventTarget {
       event.preventDefault();
       this.onWorkerCrash(event.message || "the training worker stopped unexpectedly");
     };
+    if (this.testHooks) w.postMessage({ type: "enable-test-hooks" } satisfies ToTrainWorker);
     return (this.trainWorker = w);
+  }
+
+  // ---- test hooks (only with ?test-hooks in the page's URL) ----------------------------
+
+  /** Whether the page was opened with ?test-hooks: end-to-end tests may then break things on purpose. */
+  readonly testHooks: boolean = typeof location !== "undefined" && new URLSearchParams(location.search).has("test-hooks");
+  private testReplies: ((message: string) => void)[] = [];
+
+  /** Test hook: destroy the WebGPU device of the run in progress, as a driver reset would. */
+  testLoseGpuDevice(): Promise<string> {
+    if (!this.testHooks) return Promise.reject(new Error("test hooks are off: open the page with ?test-hooks"));
+    this.post({ type: "test-lose-gpu-device" });
+    return new Promise((resolve) => this.testReplies.push(resolve));
   }
 
   private post(message: ToTrainWorker): void {
@@ -243,6 +258,13 @@ export class AppState extends EventTarget {
     if (this.busy) return Promise.resolve(false);
     const name = source.kind === "file" ? source.file.name : source.name;
     const total = source.kind === "file" ? source.file.size : 0;
+    // a file far bigger than the archive is refused before a byte of it is read
+    const tooBig = archiveSizeProblem(total);
+    if (tooBig) {
+      this.dataset = { ...this.dataset, reading: null, error: `${name}: ${tooBig}` };
+      this.changed();
+      return Promise.resolve(false);
+    }
     this.dataset = { ...this.dataset, reading: { name, bytesRead: 0, totalBytes: total }, error: null };
     this.changed();
     this.post({ type: "load", requestId: this.nextRequest++, source });
@@ -287,8 +309,17 @@ export class AppState extends EventTarget {
       case "run": {
         const run = this.runs.find((r) => r.id === msg.runId);
         if (run) applyTrainEvent(run, msg.event);
+        // WebGPU failed in the middle of a run: ask again whether it works at all, so the
+        // backend choice shows what is true now
+        if (msg.event.type === "ended" && msg.event.webgpuFailure === "lost" && this.webgpu.status !== "probing") {
+          this.webgpu = { status: "unknown" };
+          this.probeWebGpu();
+        }
         break;
       }
+      case "test-hook":
+        this.testReplies.shift()?.(msg.message);
+        break;
     }
     this.changed();
   }
@@ -319,7 +350,13 @@ export class AppState extends EventTarget {
 let appState: AppState | null = null;
 
 export function getAppState(): AppState {
-  return (appState ??= new AppState());
+  if (appState) return appState;
+  appState = new AppState();
+  if (appState.testHooks) {
+    const state = appState;
+    (globalThis as { __moviesentimentsTest?: unknown }).__moviesentimentsTest = { loseGpuDevice: () => state.testLoseGpuDevice() };
+  }
+  return appState;
 }
 
 /** Re-renders its host whenever the app state changes. */

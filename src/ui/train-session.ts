@@ -112,20 +112,44 @@ export type TrainEvent =
   /** the run ended with a usable model, encoded exactly as the CLI writes it */
   | { type: "model"; encoded: EncodedModel; timings: RunTimings; stoppedByUser: boolean }
   | { type: "calibration"; bins: ReliabilityBin[]; ece: number; n: number; seconds: number }
-  /** the run ended without a model (stopped before an epoch finished, or failed) */
-  | { type: "ended"; outcome: "stopped" | "failed"; message: string; timings: RunTimings };
+  /**
+   * the run ended without a model (stopped before an epoch finished, or failed);
+   * webgpuFailure: WebGPU could not start ("unavailable") or its device was lost
+   * after the run had started on it ("lost"): the same settings can run on the CPU
+   */
+  | { type: "ended"; outcome: "stopped" | "failed"; message: string; timings: RunTimings; webgpuFailure?: "unavailable" | "lost" };
 
 /** A message for the page from any error a load or a run can throw. */
 export function describeError(error: unknown): string {
   if (error instanceof ArchiveError || error instanceof DatasetError || error instanceof InvalidSettingsError || error instanceof DivergedError)
     return error.message;
   if (error instanceof Error) {
-    if (error.name === "WebGpuUnavailableError") return `${error.message}. Choose the CPU backend instead.`;
+    if (error.name === "WebGpuUnavailableError")
+      return /\bCPU\b/.test(error.message) ? error.message : `${error.message.replace(/\.$/, "")}. Choose the CPU backend instead.`;
     if (error instanceof RangeError && /allocation|memory/i.test(error.message))
       return `the browser ran out of memory (${error.message}); close other tabs or train with fewer hash bits`;
     return `${error.name}: ${error.message}`;
   }
   return String(error);
+}
+
+/** A WebGPU failure's reason without its closing advice to use the CPU (for pages that give that advice themselves). */
+export function gpuReason(reason: string): string {
+  return reason.replace(/[;:,.]?\s*(use|choose) the CPU backend( instead)?\.?$/i, "");
+}
+
+/** What the page says when the GPU device went away in the middle of a run. */
+export function deviceLostMessage(error: Error): string {
+  const why = /device was lost \(([^)]*)\)/i.exec(error.message)?.[1];
+  return (
+    `The GPU device was lost in the middle of the run${why ? ` (${why})` : ""}, as happens when the GPU is reset ` +
+    "or its driver crashes. The weights it held are gone, so this run kept no model; its curves so far stay. " +
+    "Train on the CPU instead (same settings, from the first epoch), or try WebGPU again."
+  );
+}
+
+function isWebGpuUnavailable(error: unknown): error is Error {
+  return error instanceof Error && error.name === "WebGpuUnavailableError";
 }
 
 const now = (): number => performance.now();
@@ -205,6 +229,7 @@ export class TrainSession {
   ): Promise<void> {
     const timings = emptyTimings();
     const t0 = now();
+    let backendsMade = 0;
     let stageStart = t0;
     let stage: PipelineStage | "start" = "start";
     const closeStage = () => {
@@ -225,6 +250,7 @@ export class TrainSession {
           stage = "start";
           const t = now();
           const backend = await makeBackend(settings.backend);
+          backendsMade++;
           timings.backendInit += (now() - t) / 1000;
           emit({ type: "backend", kind: settings.backend, deviceName: backend.deviceName });
           return instrument(backend, (s) => (timings.upload += s));
@@ -277,7 +303,16 @@ export class TrainSession {
       emit({ type: "calibration", bins: cal.bins, ece: cal.ece, n: probs.length, seconds: (now() - tc) / 1000 });
     } catch (error) {
       timings.total = (now() - t0) / 1000;
-      emit({ type: "ended", outcome: "failed", message: describeError(error), timings });
+      if (settings.backend === "webgpu" && isWebGpuUnavailable(error)) {
+        const lost = backendsMade > 0;
+        emit({
+          type: "ended",
+          outcome: "failed",
+          message: lost ? deviceLostMessage(error) : describeError(error),
+          timings,
+          webgpuFailure: lost ? "lost" : "unavailable",
+        });
+      } else emit({ type: "ended", outcome: "failed", message: describeError(error), timings });
     }
   }
 }

@@ -4,7 +4,7 @@ import { Predictor } from "../../src/core/predict.ts";
 import type { TrainingBackend } from "../../src/core/types.ts";
 import { CpuBackend } from "../../src/cpu-reference/backend.ts";
 import { applyTrainEvent, newRun, summarizeTimings } from "../../src/ui/runs.ts";
-import { DEFAULT_BROWSER_SETTINGS, describeError, pipelineOptions, TrainSession, type BrowserTrainSettings, type TrainEvent } from "../../src/ui/train-session.ts";
+import { DEFAULT_BROWSER_SETTINGS, describeError, gpuReason, pipelineOptions, TrainSession, type BrowserTrainSettings, type TrainEvent } from "../../src/ui/train-session.ts";
 import { makeImdbArchive, makeTarGz, streamOf } from "../helpers/make-archive.ts";
 
 const SMALL: BrowserTrainSettings = {
@@ -143,6 +143,77 @@ describe("TrainSession", () => {
     const bad = await run(session, { ...SMALL, lr: -1 });
     expect(bad.at(-1)).toMatchObject({ type: "ended", outcome: "failed" });
     if (bad.at(-1)?.type === "ended") expect((bad.at(-1) as { message: string }).message).toMatch(/learning rate/);
+  });
+
+  it("does not repeat the CPU advice, nor double a full stop", () => {
+    const unavailable = (message: string) => Object.assign(new Error(message), { name: "WebGpuUnavailableError" });
+    expect(describeError(unavailable("no WebGPU adapter was found (no usable GPU or driver); use the CPU backend"))).toBe(
+      "no WebGPU adapter was found (no usable GPU or driver); use the CPU backend",
+    );
+    expect(describeError(unavailable("the adapter is gone."))).toBe("the adapter is gone. Choose the CPU backend instead.");
+    // and a page that offers the CPU itself can drop the advice
+    expect(gpuReason("no WebGPU adapter was found (no usable GPU or driver); use the CPU backend")).toBe("no WebGPU adapter was found (no usable GPU or driver)");
+    expect(gpuReason("the adapter is gone. Choose the CPU backend instead.")).toBe("the adapter is gone");
+    expect(gpuReason("navigator.gpu is missing")).toBe("navigator.gpu is missing");
+  });
+
+  it("says the GPU device was lost mid-run, keeps the curves so far, and the CPU can take over", async () => {
+    const session = await loaded();
+    const lostMessage =
+      "The WebGPU device was lost (destroyed: Device was destroyed.). Its weights are gone; the run can continue on the CPU backend (in the CLI: --backend cpu) from the last weights read back or saved.";
+    let made = 0;
+    // a "WebGPU" backend whose device goes away during its third epoch
+    const losing = async (): Promise<TrainingBackend> => {
+      made++;
+      const inner = new CpuBackend();
+      let epochs = 0;
+      return {
+        kind: "webgpu",
+        deviceName: "fake GPU",
+        load: (d) => inner.load(d),
+        trainEpoch: async (order, lr, l2) => {
+          if (++epochs === 3) throw Object.assign(new Error(lostMessage), { name: "WebGpuUnavailableError" });
+          return inner.trainEpoch(order, lr, l2);
+        },
+        evaluate: (n) => inner.evaluate(n),
+        predict: (n) => inner.predict(n),
+        readWeights: () => inner.readWeights(),
+        dispose: () => inner.dispose(),
+      };
+    };
+    const settings: BrowserTrainSettings = { ...SMALL, backend: "webgpu", epochs: 5, validationFraction: 0 };
+    const events: TrainEvent[] = [];
+    await session.train(settings, losing, (e) => events.push(e), () => false);
+    expect(made).toBe(1);
+    expect(events.filter((e) => e.type === "epoch")).toHaveLength(2);
+    expect(events.some((e) => e.type === "model")).toBe(false);
+    const end = events.at(-1);
+    expect(end).toMatchObject({ type: "ended", outcome: "failed", webgpuFailure: "lost" });
+    const message = (end as { message: string }).message;
+    expect(message).toMatch(/^The GPU device was lost in the middle of the run \(destroyed: Device was destroyed\.\)/);
+    expect(message).toMatch(/this run kept no model; its curves so far stay/);
+    expect(message).toMatch(/Train on the CPU instead/);
+    expect(message).not.toMatch(/--backend/);
+    const r = newRun("r1", 1, settings, session.dataset!);
+    for (const e of events) applyTrainEvent(r, e);
+    expect(r).toMatchObject({ status: "failed", webgpuFailure: "lost", deviceName: "fake GPU" });
+    expect(r.select.length + r.refit.length).toBe(2);
+    // the reviews are still loaded: the same settings train on the CPU
+    const again = await run(session, { ...settings, backend: "cpu" });
+    expect(again.some((e) => e.type === "model")).toBe(true);
+  });
+
+  it("tells WebGPU that would not start from a device lost mid-run", async () => {
+    const session = await loaded();
+    const failing = async (): Promise<TrainingBackend> => {
+      throw Object.assign(new Error("no WebGPU adapter was found (no usable GPU or driver); use the CPU backend"), { name: "WebGpuUnavailableError" });
+    };
+    const events: TrainEvent[] = [];
+    await session.train({ ...SMALL, backend: "webgpu" }, failing, (e) => events.push(e), () => false);
+    expect(events.at(-1)).toMatchObject({ type: "ended", outcome: "failed", webgpuFailure: "unavailable", message: /no WebGPU adapter/ });
+    // a CPU run that fails is not a WebGPU failure
+    const bad = await run(session, { ...SMALL, lr: -1 });
+    expect((bad.at(-1) as { webgpuFailure?: string }).webgpuFailure).toBeUndefined();
   });
 
   it("says to read an archive first", async () => {

@@ -25,7 +25,7 @@ import { fieldsFromSettings, settingsFromFields, type SettingsFields } from "../
 import { StateController } from "../state.ts";
 import { pageStyles } from "../styles.ts";
 import type { ArchiveSource } from "../train-protocol.ts";
-import { DEFAULT_BROWSER_SETTINGS, type BrowserTrainSettings } from "../train-session.ts";
+import { DEFAULT_BROWSER_SETTINGS, gpuReason, type BrowserTrainSettings } from "../train-session.ts";
 import "./line-chart.ts";
 
 const MAX_CHART_RUNS = 4;
@@ -104,6 +104,8 @@ export class TrainPanel extends LitElement {
   @state() private dragOver = false;
   @state() private notice: string | null = null;
   private backendChosen = false;
+  /** the last run whose WebGPU failure moved the backend choice to the CPU */
+  private failureSeen: string | null = null;
 
   protected override firstUpdated(): void {
     // after this first render, so the state change does not land inside the page's update
@@ -114,6 +116,18 @@ export class TrainPanel extends LitElement {
     // until the user picks a backend, follow what the probe found
     const gpu = this.app.state.webgpu;
     if (!this.backendChosen && gpu.status === "unavailable" && this.fields.backend === "webgpu") this.fields = { ...this.fields, backend: "cpu" };
+    // after WebGPU failed in a run, the next run defaults to the CPU
+    const failed = this.gpuFailedRun();
+    if (failed && this.failureSeen !== failed.id) {
+      this.failureSeen = failed.id;
+      this.fields = { ...this.fields, backend: "cpu" };
+    }
+  }
+
+  /** The last run, when it failed because of WebGPU. */
+  private gpuFailedRun(): BrowserRun | null {
+    const last = this.app.state.runs.at(-1);
+    return last && last.status === "failed" && last.webgpuFailure ? last : null;
   }
 
   override render() {
@@ -126,11 +140,30 @@ export class TrainPanel extends LitElement {
         <button id="stop" class="secondary" @click=${() => running && s.stopRun(running.id)} ?disabled=${!running}>Stop</button>
         ${this.otherBackendButton()}
       </div>
+      ${this.gpuFailureView()}
       ${this.formError ? html`<p class="message error" id="form-error">${this.formError}</p>` : nothing}
       ${this.notice ? html`<p class="message info" id="notice">${this.notice}</p>` : nothing}
       ${running ? this.progressView(running) : nothing} ${this.chartsView()} ${this.comparisonView()} ${this.runsView()}
       ${this.savedView()}
     `;
+  }
+
+  /** A WebGPU run failed (device lost, or WebGPU would not start): say so, and offer the CPU. */
+  private gpuFailureView() {
+    const run = this.gpuFailedRun();
+    if (!run) return nothing;
+    const s = this.app.state;
+    return html`<div class="message error" id="gpu-failed" role="alert" data-failure=${run.webgpuFailure ?? ""}>
+      <strong>${run.webgpuFailure === "lost" ? `WebGPU: the GPU device was lost during ${runTitle(run)}.` : `WebGPU could not start for ${runTitle(run)}.`}</strong>
+      ${run.message}
+      ${s.runs.some((r) => r.model) ? html`<div>Models trained before are kept and still work on the prediction page.</div>` : nothing}
+      <div class="row">
+        <button id="train-on-cpu" ?disabled=${s.busy || !s.dataset.loaded} @click=${() => this.train({ ...run.settings, backend: "cpu" })}>
+          Train on the CPU instead
+        </button>
+        <span class="muted">${settingsSummary(run.settings)}, from the first epoch</span>
+      </div>
+    </div>`;
   }
 
   // ---- data ----------------------------------------------------------------------------
@@ -166,7 +199,7 @@ export class TrainPanel extends LitElement {
             </p>`
           : nothing}
         <label class="check" style="justify-content:center">
-          <input type="checkbox" .checked=${this.autoStart} @change=${(e: Event) => (this.autoStart = (e.target as HTMLInputElement).checked)} />
+          <input id="auto-start" type="checkbox" .checked=${this.autoStart} @change=${(e: Event) => (this.autoStart = (e.target as HTMLInputElement).checked)} />
           start training as soon as the archive is read
         </label>
       </div>
@@ -250,7 +283,7 @@ export class TrainPanel extends LitElement {
       <form @submit=${(e: Event) => e.preventDefault()}>
         <label
           >Backend
-          <select id="set-backend" @change=${(e: Event) => {
+          <select id="set-backend" .value=${f.backend} @change=${(e: Event) => {
             this.backendChosen = true;
             this.setField("backend", (e.target as HTMLSelectElement).value);
           }}>
@@ -284,7 +317,17 @@ export class TrainPanel extends LitElement {
           average the weights over each epoch</label
         >
       </form>
-      ${gpu.status === "unavailable" ? html`<p class="message warn" id="webgpu-reason">WebGPU: ${gpu.reason}</p>` : nothing}
+      ${gpu.status === "unavailable"
+        ? html`<p class="message warn" id="webgpu-reason">
+            WebGPU is not available in this browser, so runs use the CPU backend: ${gpuReason(gpu.reason)}.
+            ${/no WebGPU adapter/i.test(gpu.reason)
+              ? html`<br /><span class="muted"
+                    >The browser found no GPU it can use for WebGPU: the GPU or its driver may not support it, or WebGPU
+                    may be turned off (in Chrome on Linux, see chrome://flags/#enable-unsafe-webgpu).</span
+                  >`
+              : nothing}
+          </p>`
+        : nothing}
     `;
   }
 
@@ -306,7 +349,7 @@ export class TrainPanel extends LitElement {
       chosen = r.settings;
     }
     if (chosen.backend === "webgpu" && s.webgpu.status === "unavailable") {
-      this.formError = `WebGPU is not available here (${s.webgpu.reason}); choose the CPU backend.`;
+      this.formError = `WebGPU is not available here (${gpuReason(s.webgpu.reason)}); choose the CPU backend.`;
       return;
     }
     this.formError = null;

@@ -9,6 +9,7 @@ import type { Contribution } from "../../core/predict.ts";
 import { EXAMPLE_REVIEWS } from "../examples.ts";
 import { scoreColor, type ExplanationView } from "../explain-view.ts";
 import { formatCount, formatPercent, formatSeconds } from "../format.ts";
+import { capReview, cappedMessage, MAX_REVIEW_CHARS } from "../input-limits.ts";
 import { PredictError } from "../predict-client.ts";
 import { StateController } from "../state.ts";
 import { pageStyles } from "../styles.ts";
@@ -99,7 +100,9 @@ export class PredictPage extends LitElement {
   private readonly app = new StateController(this);
   /** characters in the text area (the text itself lives in the element, not in state) */
   @state() private textLength = 0;
-  @state() private result: { view: ExplanationView; seconds: number; modelId: string; chars: number } | null = null;
+  @state() private result: { view: ExplanationView; seconds: number; modelId: string; chars: number; cappedFrom: number | null } | null = null;
+  /** said when a paste was cut to fit the review box */
+  @state() private pasteNote: string | null = null;
   @state() private error: { kind: "empty" | "model" | "other"; message: string } | null = null;
   @state() private busy = false;
   @query("textarea") private textarea!: HTMLTextAreaElement;
@@ -129,6 +132,7 @@ export class PredictPage extends LitElement {
         aria-label="Movie review"
         placeholder="e.g. The story was predictable, but the acting was wonderful."
         @input=${(e: Event) => (this.textLength = (e.target as HTMLTextAreaElement).value.length)}
+        @paste=${(e: ClipboardEvent) => this.onPaste(e)}
         @keydown=${(e: KeyboardEvent) => {
           if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) void this.predict();
         }}
@@ -136,8 +140,9 @@ export class PredictPage extends LitElement {
       <div class="row">
         <button id="predict" @click=${() => this.predict()} ?disabled=${this.busy}>${this.busy ? "Scoring…" : "Predict"}</button>
         <button class="secondary" @click=${() => this.setText("")}>Clear</button>
-        <span class="muted">${this.textLength > 2000 ? `${formatCount(this.textLength)} characters` : nothing}</span>
+        <span class="muted" id="length">${this.textLength > 2000 ? `${formatCount(this.textLength)} characters` : nothing}</span>
       </div>
+      ${this.pasteNote ? html`<p class="message info" id="paste-note" role="status">${this.pasteNote}</p>` : nothing}
       <div class="row examples" aria-label="Example reviews">
         <span class="muted">Try an example:</span>
         ${EXAMPLE_REVIEWS.map(
@@ -155,7 +160,29 @@ export class PredictPage extends LitElement {
   private setText(text: string): void {
     this.textLength = text.length;
     this.error = null;
+    this.pasteNote = null;
     if (this.textarea) this.textarea.value = text;
+  }
+
+  /**
+   * A paste that would leave more than MAX_REVIEW_CHARS in the box is cut to fit, and
+   * the page says so: ten megabytes in a text area alone freeze the tab for seconds.
+   */
+  private onPaste(e: ClipboardEvent): void {
+    const box = e.target as HTMLTextAreaElement;
+    const pasted = e.clipboardData?.getData("text/plain") ?? "";
+    const start = box.selectionStart;
+    const end = box.selectionEnd;
+    const room = Math.max(0, MAX_REVIEW_CHARS - (box.value.length - (end - start)));
+    if (pasted.length <= room) {
+      this.pasteNote = null;
+      return;
+    }
+    e.preventDefault();
+    const kept = capReview(pasted, room);
+    box.setRangeText(kept.text, start, end, "end");
+    this.textLength = box.value.length;
+    this.pasteNote = cappedMessage(pasted.length, kept.text.length, "pasted");
   }
 
   private tryExample(text: string): void {
@@ -165,7 +192,8 @@ export class PredictPage extends LitElement {
 
   private async predict(): Promise<void> {
     const state = this.app.state;
-    const text = this.textarea?.value ?? "";
+    const capped = capReview(this.textarea?.value ?? "");
+    const text = capped.text;
     if (text.trim() === "") {
       this.result = null;
       this.error = { kind: "empty", message: "Nothing to score yet: type or paste a review first (or pick an example)." };
@@ -183,7 +211,7 @@ export class PredictPage extends LitElement {
       await state.ensureModel(modelId);
       const { view, seconds } = await state.predictor.explain(modelId, text, 10);
       if (id !== this.request) return;
-      this.result = { view, seconds, modelId, chars: text.length };
+      this.result = { view, seconds, modelId, chars: text.length, cappedFrom: capped.capped ? capped.originalLength : null };
     } catch (error) {
       if (id !== this.request) return;
       this.result = null;
@@ -196,7 +224,7 @@ export class PredictPage extends LitElement {
     }
   }
 
-  private resultView(r: { view: ExplanationView; seconds: number; chars: number }) {
+  private resultView(r: { view: ExplanationView; seconds: number; chars: number; cappedFrom: number | null }) {
     const v = r.view;
     const pos = v.probabilities.positive;
     const neg = v.probabilities.negative;
@@ -213,6 +241,7 @@ export class PredictPage extends LitElement {
           <div class="pos" style=${styleMap({ width: `${pos * 100}%` })}></div>
         </div>
         <p class="muted">Scored ${formatCount(v.totalTokens)} tokens in ${formatSeconds(r.seconds)}.</p>
+        ${r.cappedFrom !== null ? html`<p class="message info" id="capped">${cappedMessage(r.cappedFrom, r.chars, "scored")}</p>` : nothing}
         <h3>The review as the model reads it</h3>
         <div class="legend">
           <span><span class="swatch" style="background: rgba(0, 158, 115, 0.75)"></span> toward positive</span>
@@ -222,7 +251,7 @@ export class PredictPage extends LitElement {
         ${v.truncated
           ? html`<p class="message info" id="truncated">
               A long review: showing the first ${formatCount(v.shownTokens)} of ${formatCount(v.totalTokens)} tokens. The
-              prediction and the top contributions below use all of it.
+              prediction and the top contributions below use all ${r.cappedFrom !== null ? "the scored text" : "of it"}.
             </p>`
           : nothing}
         ${v.totalTokens === 0 ? html`<p class="message info">No words found: the score is the bias alone.</p>` : nothing}
