@@ -95,35 +95,29 @@ export function ngramBucket(tokens: readonly string[], hashBits: number): number
 
 // ---- hashed count rows ---------------------------------------------------------
 
-class GrowU32 {
-  a = new Uint32Array(1 << 16);
-  n = 0;
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Uint32Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
-  }
-}
-
 /**
  * Hashes documents into rows of n-gram bucket counts. Reuse one instance for many
  * documents. A document's distinct buckets are found with a small open-addressing
  * table sized to the document (it stays in cache, unlike a stamp array over all 2^22
- * buckets), cleared by bumping a stamp rather than by refilling it.
+ * buckets), cleared by bumping a stamp rather than by refilling it. Each table entry
+ * keeps its stamp, bucket and output position side by side (one cache line per probe),
+ * and an n-gram's running hash extends the (n-1)-gram's at the same position, so each
+ * n-gram costs one combine step.
  */
 export class NgramHasher {
   readonly ngramMax: number;
   readonly hashBits: number;
   private readonly mask: number;
-  private tableKey = new Int32Array(4096);
-  private tableSlot = new Int32Array(4096);
-  private tableStamp = new Int32Array(4096);
+  /** entry e: table[4e] = stamp, table[4e+1] = bucket, table[4e+2] = position in the output */
+  private table = new Int32Array(4 * 4096);
   private stamp = 0;
   private readonly spans = new TokenSpans();
+  /** each token's hash, and the running hash of the n-gram starting at each token */
   private tokenHash = new Uint32Array(1024);
+  private running = new Uint32Array(1024);
+  // the output, grown as needed and kept between calls
+  private cols = new Uint32Array(1 << 16);
+  private vals = new Float32Array(1 << 16);
 
   constructor(ngramMax: number, hashBits: number) {
     this.ngramMax = ngramMax;
@@ -132,68 +126,87 @@ export class NgramHasher {
   }
 
   private ensureTable(nGrams: number): void {
-    if (this.tableKey.length >= 2 * nGrams) return;
-    let cap = this.tableKey.length;
+    let cap = this.table.length >>> 2;
+    if (cap >= 2 * nGrams) return;
     while (cap < 2 * nGrams) cap *= 2;
-    this.tableKey = new Int32Array(cap);
-    this.tableSlot = new Int32Array(cap);
-    this.tableStamp = new Int32Array(cap);
+    this.table = new Int32Array(4 * cap);
     this.stamp = 0;
+  }
+
+  private ensureOutput(n: number, used: number): void {
+    if (this.cols.length >= n) return;
+    const cap = Math.max(this.cols.length * 2, n);
+    const c = new Uint32Array(cap);
+    c.set(this.cols.subarray(0, used));
+    const v = new Float32Array(cap);
+    v.set(this.vals.subarray(0, used));
+    this.cols = c;
+    this.vals = v;
   }
 
   /** Hash a batch of raw documents into a count CSR. */
   hashDocuments(texts: readonly string[], onProgress?: (done: number) => void): Csr {
-    const cols = new GrowU32();
-    let valArr = new Float32Array(1 << 16);
     const rowPtr = new Uint32Array(texts.length + 1);
     const mask = this.mask;
     const spans = this.spans;
+    const ngramMax = this.ngramMax;
+    let nnz = 0;
     for (let d = 0; d < texts.length; d++) {
       const s = normalizeText(texts[d]!);
       const nTok = scanTokens(s, spans);
-      if (this.tokenHash.length < nTok) this.tokenHash = new Uint32Array(nTok * 2);
+      if (this.running.length < nTok) {
+        this.running = new Uint32Array(nTok * 2);
+        this.tokenHash = new Uint32Array(nTok * 2);
+      }
+      const run = this.running;
       const th = this.tokenHash;
-      for (let k = 0; k < nTok; k++) th[k] = hashSpan(s, spans.starts[k]!, spans.ends[k]!);
-      this.ensureTable(nTok * this.ngramMax);
+      const starts = spans.starts;
+      const ends = spans.ends;
+      for (let k = 0; k < nTok; k++) run[k] = th[k] = hashSpan(s, starts[k]!, ends[k]!);
+      this.ensureTable(nTok * ngramMax);
+      this.ensureOutput(nnz + nTok * ngramMax, nnz);
       if (++this.stamp === 0x7fffffff) {
-        this.tableStamp.fill(0);
+        this.table.fill(0);
         this.stamp = 1;
       }
       const stamp = this.stamp;
-      const key = this.tableKey;
-      const slot = this.tableSlot;
-      const used = this.tableStamp;
-      const tmask = key.length - 1;
-      if (valArr.length < cols.n + nTok * this.ngramMax) {
-        const grown = new Float32Array(Math.max(valArr.length * 2, cols.n + nTok * this.ngramMax));
-        grown.set(valArr);
-        valArr = grown;
-      }
-      for (let n = 1; n <= this.ngramMax; n++) {
-        for (let k = 0; k + n <= nTok; k++) {
-          let h = th[k]!;
-          for (let m = 1; m < n; m++) h = combine(h, th[k + m]!);
+      const table = this.table;
+      const tmask = (table.length >>> 2) - 1;
+      const cols = this.cols;
+      const vals = this.vals;
+      for (let n = 1; n <= ngramMax; n++) {
+        // run[k] holds the hash of tokens k..k+n-2; extend it by token k+n-1 (the
+        // (n-1)-gram at k+1 is still unchanged there: k goes up)
+        const last = nTok - n;
+        for (let k = 0; k <= last; k++) {
+          let h = run[k]!;
+          if (n > 1) {
+            h = combine(h, th[k + n - 1]!);
+            run[k] = h;
+          }
           const bucket = finalize(h, n) & mask;
           let t = Math.imul(bucket, 0x9e3779b1) >>> 0;
           for (;;) {
             t &= tmask;
-            if (used[t] !== stamp) {
-              used[t] = stamp;
-              key[t] = bucket;
-              slot[t] = cols.n;
-              cols.push(bucket);
-              valArr[cols.n - 1] = 1;
+            const e = t << 2;
+            if (table[e] !== stamp) {
+              table[e] = stamp;
+              table[e + 1] = bucket;
+              table[e + 2] = nnz;
+              cols[nnz] = bucket;
+              vals[nnz] = 1;
+              nnz++;
               break;
             }
-            if (key[t] === bucket) {
-              valArr[slot[t]!]! += 1;
+            if (table[e + 1] === bucket) {
+              vals[table[e + 2]!]! += 1;
               break;
             }
             t++;
           }
         }
       }
-      rowPtr[d + 1] = cols.n;
+      rowPtr[d + 1] = nnz;
       if (onProgress && (d & 1023) === 1023) onProgress(d + 1);
     }
     onProgress?.(texts.length);
@@ -201,8 +214,8 @@ export class NgramHasher {
       nRows: texts.length,
       nCols: 1 << this.hashBits,
       rowPtr,
-      colIdx: cols.a.slice(0, cols.n),
-      values: valArr.slice(0, cols.n),
+      colIdx: this.cols.slice(0, nnz),
+      values: this.vals.slice(0, nnz),
     };
   }
 }
@@ -246,16 +259,23 @@ export interface FeatureWeights {
  *   p = alpha + sum_{i: y_i = 1} f_i,   q = alpha + sum_{i: y_i = 0} f_i
  *   r = log( (p / ||p||_1) / (q / ||q||_1) )
  * tf-idf (smoothed, as scikit-learn): idf_j = ln((1 + n) / (1 + df_j)) + 1.
+ *
+ * `sumOrder`, for columns that were renumbered (see pipeline.ts): sumOrder[k] is the
+ * column that was column k, so the norms ||p||_1 and ||q||_1 are summed in the original
+ * order and round exactly as they would have (with an integer alpha every term and
+ * partial sum is an exact integer, and any order gives the same sums).
  */
 export function fitFeatureWeights(
   counts: Csr,
   labels: ArrayLike<number>,
   config: FeatureConfig,
+  sumOrder?: ArrayLike<number>,
 ): FeatureWeights {
   const d = counts.nCols;
   if (config.weighting === "nb") {
-    const pos = new Float64Array(d);
-    const neg = new Float64Array(d);
+    // counts are integers below 2^32: exact in a Uint32Array, and read back as the same doubles
+    const pos = new Uint32Array(d);
+    const neg = new Uint32Array(d);
     for (let i = 0; i < counts.nRows; i++) {
       const target = labels[i] === 1 ? pos : neg;
       for (let k = counts.rowPtr[i]!; k < counts.rowPtr[i + 1]!; k++) target[counts.colIdx[k]!]! += 1;
@@ -263,16 +283,24 @@ export function fitFeatureWeights(
     const a = config.nbAlpha;
     let pSum = 0;
     let qSum = 0;
-    for (let j = 0; j < d; j++) {
-      pSum += pos[j]! + a;
-      qSum += neg[j]! + a;
+    if (sumOrder && !Number.isInteger(a)) {
+      for (let k = 0; k < d; k++) {
+        const j = sumOrder[k]!;
+        pSum += pos[j]! + a;
+        qSum += neg[j]! + a;
+      }
+    } else {
+      for (let j = 0; j < d; j++) {
+        pSum += pos[j]! + a;
+        qSum += neg[j]! + a;
+      }
     }
     const scale = new Float32Array(d);
     const offset = Math.log(qSum / pSum);
     for (let j = 0; j < d; j++) scale[j] = Math.log((pos[j]! + a) / (neg[j]! + a)) + offset;
     return { kind: "nb", scale };
   }
-  const df = new Float64Array(d);
+  const df = new Uint32Array(d);
   for (let k = 0; k < counts.colIdx.length; k++) df[counts.colIdx[k]!]! += 1;
   const scale = new Float32Array(d);
   const n = counts.nRows;
@@ -290,17 +318,27 @@ export function applyFeatureWeights(counts: Csr, weights: FeatureWeights, config
   const scale = weights.scale;
   const nb = weights.kind === "nb";
   const sublinear = config.sublinearTf;
+  const { rowPtr, colIdx } = counts;
+  const counted = counts.values;
   for (let i = 0; i < counts.nRows; i++) {
-    const a = counts.rowPtr[i]!;
-    const b = counts.rowPtr[i + 1]!;
+    const a = rowPtr[i]!;
+    const b = rowPtr[i + 1]!;
     let norm2 = 0;
-    for (let k = a; k < b; k++) {
-      const j = counts.colIdx[k]!;
-      const c = counts.values[k]!;
-      const tf = nb ? 1 : sublinear ? 1 + Math.log(c) : c;
-      const v = tf * scale[j]!;
-      values[k] = v;
-      norm2 += v * v;
+    if (nb) {
+      // tf = 1: v = scale_j exactly
+      for (let k = a; k < b; k++) {
+        const v = scale[colIdx[k]!]!;
+        values[k] = v;
+        norm2 += v * v;
+      }
+    } else {
+      for (let k = a; k < b; k++) {
+        const c = counted[k]!;
+        const tf = sublinear ? 1 + Math.log(c) : c;
+        const v = tf * scale[colIdx[k]!]!;
+        values[k] = v;
+        norm2 += v * v;
+      }
     }
     if (config.normalize && norm2 > 0) {
       const inv = 1 / Math.sqrt(norm2);

@@ -2,6 +2,14 @@
 // (validation split) -> weighting -> training -> model. Epochs are chosen on a seeded,
 // stratified validation split of train/; the final model is then retrained on all of
 // train/ for that many epochs. The test set is only ever evaluated for display.
+//
+// For speed, the pipeline renumbers the hashed columns by how many training reviews use
+// them (most used first) right after hashing, works in that numbering, and maps the
+// weights and feature scales back before it returns the model. Every per-column number is
+// computed exactly as before (a renaming of columns changes no sum: rows keep their
+// entries in order), so the model is bit for bit the same; but the columns that most
+// rows touch now share a few megabytes instead of being spread over the 2^hashBits
+// arrays, and the weight, scale and count arrays are read from cache far more often.
 
 import { stratifiedSplit } from "./dataset.ts";
 import {
@@ -56,6 +64,58 @@ export function validatePipelineOptions(o: PipelineOptions): void {
     throw new InvalidSettingsError(`validation fraction must be in [0, 1) (got ${o.validationFraction})`);
 }
 
+/**
+ * A renumbering of columns, most used first: newId[j] is the new number of column j,
+ * oldId its inverse.
+ */
+export interface ColumnOrder {
+  newId: Uint32Array;
+  oldId: Uint32Array;
+}
+
+/**
+ * Columns ordered by the number of rows of `counts` that use them, most first; columns
+ * used equally often keep their relative order. A counting sort: linear time.
+ */
+export function columnsByFrequency(counts: Csr): ColumnOrder {
+  const d = counts.nCols;
+  const used = new Uint32Array(d);
+  const colIdx = counts.colIdx;
+  for (let k = 0; k < colIdx.length; k++) used[colIdx[k]!]!++;
+  let most = 0;
+  for (let j = 0; j < d; j++) if (used[j]! > most) most = used[j]!;
+  // next[c] = the next free position for a column used by c rows (descending c)
+  const next = new Float64Array(most + 1);
+  for (let j = 0; j < d; j++) next[used[j]!]!++;
+  let at = 0;
+  for (let c = most; c >= 0; c--) {
+    const n = next[c]!;
+    next[c] = at;
+    at += n;
+  }
+  const newId = used; // reused in place: used[j] is read just before newId[j] is written
+  const oldId = new Uint32Array(d);
+  for (let j = 0; j < d; j++) {
+    const id = next[used[j]!]!++;
+    newId[j] = id;
+    oldId[id] = j;
+  }
+  return { newId, oldId };
+}
+
+/** Renames the columns of `x` in place: column j becomes newId[j]. */
+export function renumberColumns(x: Csr, newId: Uint32Array): void {
+  const colIdx = x.colIdx;
+  for (let k = 0; k < colIdx.length; k++) colIdx[k] = newId[colIdx[k]!]!;
+}
+
+/** out[j] = a[newId[j]]: an array indexed by new column numbers, back in the original numbering. */
+function inOriginalOrder(a: Float32Array, newId: Uint32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let j = 0; j < out.length; j++) out[j] = a[newId[j]!]!;
+  return out;
+}
+
 /** Hashed count rows and labels for a list of reviews. */
 export function hashReviews(
   reviews: readonly Review[],
@@ -92,6 +152,10 @@ export async function trainPipeline(
   hooks.onStage?.("featurize", `${total} reviews`);
   const train = hashReviews(data.train, f, (d) => hooks.onFeaturize?.(d, total));
   const test = data.test ? hashReviews(data.test, f, (d) => hooks.onFeaturize?.(data.train.length + d, total)) : null;
+  // work in columns numbered by use (see the top of this file); the counts are ours to change
+  const order = columnsByFrequency(train.counts);
+  renumberColumns(train.counts, order.newId);
+  if (test) renumberColumns(test.counts, order.newId);
 
   let bestEpoch = options.training.epochs;
   let stoppedEarly = false;
@@ -104,7 +168,7 @@ export async function trainPipeline(
     const split = stratifiedSplit(train.labels, options.validationFraction, options.training.seed);
     const fitCounts = selectRows(train.counts, split.fit);
     const fitLabels = Uint8Array.from(split.fit, (i) => train.labels[i]!);
-    const fw = fitFeatureWeights(fitCounts, fitLabels, f);
+    const fw = fitFeatureWeights(fitCounts, fitLabels, f, order.oldId);
     const valSet = weighted("validation", selectRows(train.counts, split.validation), Uint8Array.from(split.validation, (i) => train.labels[i]!), fw, f);
     const backend = await makeBackend();
     try {
@@ -133,7 +197,7 @@ export async function trainPipeline(
   }
 
   hooks.onStage?.("refit", `training on all ${train.counts.nRows} reviews of train/ for ${bestEpoch} epochs`);
-  const fw = fitFeatureWeights(train.counts, train.labels, f);
+  const fw = fitFeatureWeights(train.counts, train.labels, f, order.oldId);
   const backend = await makeBackend();
   try {
     const res = await trainLoop(
@@ -168,8 +232,8 @@ export async function trainPipeline(
     }
     return {
       features: f,
-      featureWeights: fw,
-      weights,
+      featureWeights: { kind: fw.kind, scale: inOriginalOrder(fw.scale, order.newId) },
+      weights: inOriginalOrder(weights, order.newId),
       bias,
       training: {
         config: options.training,

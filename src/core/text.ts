@@ -85,12 +85,18 @@ export function scanTokens(s: string, spans: TokenSpans): number {
   let i = 0;
   while (i < n) {
     const c = s.charCodeAt(i);
-    if (c < 128 && ASCII_CLASS[c] === 2) {
-      spans.push(i, i + 1);
-      i++;
-      continue;
-    }
-    if (!isWordCode(s, i, c)) {
+    if (c < 128) {
+      const cls = ASCII_CLASS[c];
+      if (cls === 0) {
+        i++;
+        continue;
+      }
+      if (cls === 2) {
+        spans.push(i, i + 1);
+        i++;
+        continue;
+      }
+    } else if (!isWordCode(s, i, c)) {
       i += codeUnitsAt(s, i, c);
       continue;
     }

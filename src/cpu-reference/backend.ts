@@ -17,8 +17,11 @@
 //    between two touches of column j, v_j is constant and w_j(t) = s_t v_j, so the
 //    missing terms are v_j (P_now - P_then) with P_t = s_1 + ... + s_t. Each touch
 //    settles column j's account first; the epoch's end settles all columns. Each
-//    column's running sum and settle point sit side by side in one array (one cache
-//    miss per touched column, not two).
+//    column's weight v_j, running sum and settle point sit side by side in one
+//    Float64Array (v_j held as a float32 value: every store rounds with Math.fround,
+//    exactly what a Float32Array store does), so a touched column costs one cache miss,
+//    not two or three. With features hashed into 2^22 buckets most touches of the rarer
+//    n-grams are misses, and they are what an epoch waits on.
 
 import type { BackendData, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 import { binaryCrossEntropyWithLogits, evaluateCsr, predictCsr, sigmoid } from "./logistic.ts";
@@ -27,13 +30,18 @@ export class CpuBackend implements TrainingBackend {
   readonly kind = "cpu" as const;
   readonly deviceName = "CPU (TypeScript reference)";
   private data: BackendData | null = null;
+  /** the iterate's v when not averaging */
   private v = new Float32Array(0);
   private s = 1;
   private b = 0;
   private r = new Float32Array(0);
   // averaging state (see 2. above)
-  /** account[2j] = running sum of w_j, account[2j+1] = prefix sum P when j was last settled */
-  private account = new Float64Array(0);
+  /**
+   * When averaging, per column j: cols[4j] = v_j (a float32 value), cols[4j+1] = running
+   * sum of w_j, cols[4j+2] = prefix sum P when j was last settled (cols[4j+3] unused:
+   * 32-byte records never straddle a cache line).
+   */
+  private cols = new Float64Array(0);
   private prefixScale = 0;
   private avgW: Float32Array | null = null;
   private avgB = 0;
@@ -41,27 +49,29 @@ export class CpuBackend implements TrainingBackend {
   async load(data: BackendData): Promise<void> {
     this.data = data;
     const d = data.train.x.nCols;
-    this.v = new Float32Array(d);
     this.s = 1;
     this.b = 0;
     this.r = new Float32Array(data.batchSize);
     this.avgW = null;
-    if (data.average) this.account = new Float64Array(2 * d);
+    if (data.average) {
+      this.v = new Float32Array(0);
+      this.cols = new Float64Array(4 * d);
+    } else {
+      this.v = new Float32Array(d);
+      this.cols = new Float64Array(0);
+    }
   }
 
   async trainEpoch(batchOrder: Uint32Array, lr: number, l2: number): Promise<number> {
     const data = this.requireData();
+    return data.average === true ? this.trainEpochAveraged(data, batchOrder, lr, l2) : this.trainEpochPlain(data, batchOrder, lr, l2);
+  }
+
+  private trainEpochPlain(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number): number {
     const { x, y } = data.train;
     const { rowPtr, colIdx, values } = x;
     const v = this.v;
     const r = this.r;
-    const average = data.average === true;
-    const account = this.account;
-    if (average) {
-      account.fill(0);
-      this.prefixScale = 0;
-    }
-    let biasSum = 0;
     let lossTotal = 0;
     for (let k = 0; k < batchOrder.length; k++) {
       const start = batchOrder[k]! * data.batchSize;
@@ -72,7 +82,8 @@ export class CpuBackend implements TrainingBackend {
       let rSum = 0;
       for (let i = start; i < end; i++) {
         let acc = 0;
-        for (let q = rowPtr[i]!; q < rowPtr[i + 1]!; q++) acc += values[q]! * v[colIdx[q]!]!;
+        const qEnd = rowPtr[i + 1]!;
+        for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * v[colIdx[q]!]!;
         const zi = this.s * acc + this.b;
         const ri = sigmoid(zi) - y[i]!;
         r[i - start] = ri;
@@ -83,33 +94,75 @@ export class CpuBackend implements TrainingBackend {
       // update: s <- s (1 - eta lambda); v_j <- v_j - eta/(n s) (X_B^T r)_j; b <- b - eta mean(r)
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
+      for (let i = start; i < end; i++) {
+        const c = step * r[i - start]!;
+        const qEnd = rowPtr[i + 1]!;
+        for (let q = rowPtr[i]!; q < qEnd; q++) v[colIdx[q]!]! -= c * values[q]!;
+      }
+      this.b -= (lr * rSum) / n;
+      if (this.s < 1e-3) this.foldScale();
+    }
+    return lossTotal / batchOrder.length;
+  }
+
+  /** The same steps as trainEpochPlain, keeping the lazy sums of the iterates (2. above). */
+  private trainEpochAveraged(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number): number {
+    const { x, y } = data.train;
+    const { rowPtr, colIdx, values } = x;
+    const cols = this.cols;
+    const r = this.r;
+    // every account starts the epoch empty, settled at P = 0
+    for (let o = 0; o < cols.length; o += 4) {
+      cols[o + 1] = 0;
+      cols[o + 2] = 0;
+    }
+    this.prefixScale = 0;
+    let biasSum = 0;
+    let lossTotal = 0;
+    for (let k = 0; k < batchOrder.length; k++) {
+      const start = batchOrder[k]! * data.batchSize;
+      const end = Math.min(start + data.batchSize, x.nRows);
+      const n = end - start;
+      let lossSum = 0;
+      let rSum = 0;
+      for (let i = start; i < end; i++) {
+        let acc = 0;
+        const qEnd = rowPtr[i + 1]!;
+        for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * cols[4 * colIdx[q]!]!;
+        const zi = this.s * acc + this.b;
+        const ri = sigmoid(zi) - y[i]!;
+        r[i - start] = ri;
+        rSum += ri;
+        lossSum += binaryCrossEntropyWithLogits(zi, y[i]!);
+      }
+      lossTotal += lossSum / n;
+      this.s *= 1 - lr * l2;
+      const step = lr / (n * this.s);
       const settle = this.prefixScale;
       for (let i = start; i < end; i++) {
         const c = step * r[i - start]!;
-        for (let q = rowPtr[i]!; q < rowPtr[i + 1]!; q++) {
-          const j = colIdx[q]!;
-          if (average) {
-            account[2 * j]! += v[j]! * (settle - account[2 * j + 1]!);
-            account[2 * j + 1] = settle;
-          }
-          v[j]! -= c * values[q]!;
+        const qEnd = rowPtr[i + 1]!;
+        for (let q = rowPtr[i]!; q < qEnd; q++) {
+          const o = 4 * colIdx[q]!;
+          const vj = cols[o]!;
+          // settle column j's account up to the step before this one, then update v_j
+          cols[o + 1]! += vj * (settle - cols[o + 2]!);
+          cols[o + 2] = settle;
+          cols[o] = Math.fround(vj - c * values[q]!);
         }
       }
       this.b -= (lr * rSum) / n;
-      if (average) {
-        this.prefixScale += this.s;
-        biasSum += this.b;
-      }
+      this.prefixScale += this.s;
+      biasSum += this.b;
       if (this.s < 1e-3) this.foldScale();
     }
-    if (average) {
-      const T = batchOrder.length;
-      const P = this.prefixScale;
-      const avg = this.avgW ?? new Float32Array(v.length);
-      for (let j = 0; j < v.length; j++) avg[j] = (account[2 * j]! + v[j]! * (P - account[2 * j + 1]!)) / T;
-      this.avgW = avg;
-      this.avgB = biasSum / T;
-    }
+    const T = batchOrder.length;
+    const P = this.prefixScale;
+    const d = cols.length >>> 2;
+    const avg = this.avgW ?? new Float32Array(d);
+    for (let j = 0, o = 0; j < d; j++, o += 4) avg[j] = (cols[o + 1]! + cols[o]! * (P - cols[o + 2]!)) / T;
+    this.avgW = avg;
+    this.avgB = biasSum / T;
     return lossTotal / batchOrder.length;
   }
 
@@ -132,15 +185,22 @@ export class CpuBackend implements TrainingBackend {
   dispose(): void {
     this.data = null;
     this.v = new Float32Array(0);
-    this.account = new Float64Array(0);
+    this.cols = new Float64Array(0);
     this.avgW = null;
   }
 
   /** The epoch's averaged weights when averaging, else the current iterate w = s v. */
   private reportedWeights(copy: boolean): { weights: Float32Array; bias: number } {
     if (this.avgW) return { weights: copy ? this.avgW.slice() : this.avgW, bias: this.avgB };
-    const w = new Float32Array(this.v.length);
     const s = this.s;
+    if (this.data?.average) {
+      // averaging, but no epoch has run yet
+      const cols = this.cols;
+      const w = new Float32Array(cols.length >>> 2);
+      for (let j = 0; j < w.length; j++) w[j] = s * cols[4 * j]!;
+      return { weights: w, bias: this.b };
+    }
+    const w = new Float32Array(this.v.length);
     for (let j = 0; j < w.length; j++) w[j] = s * this.v[j]!;
     return { weights: w, bias: this.b };
   }
@@ -151,19 +211,22 @@ export class CpuBackend implements TrainingBackend {
    */
   private foldScale(): void {
     const s = this.s;
-    const v = this.v;
     if (this.data?.average) {
       // settle every column, then start the prefix sum afresh at 0: only differences of
       // P are used, and restarting keeps P from growing by 1/s at every fold
       const P = this.prefixScale;
-      const account = this.account;
-      for (let j = 0; j < v.length; j++) {
-        account[2 * j]! += v[j]! * (P - account[2 * j + 1]!);
-        account[2 * j + 1] = 0;
+      const cols = this.cols;
+      for (let o = 0; o < cols.length; o += 4) {
+        const vj = cols[o]!;
+        cols[o + 1]! += vj * (P - cols[o + 2]!);
+        cols[o + 2] = 0;
+        cols[o] = Math.fround(s * vj);
       }
       this.prefixScale = 0;
+    } else {
+      const v = this.v;
+      for (let j = 0; j < v.length; j++) v[j] = s * v[j]!;
     }
-    for (let j = 0; j < v.length; j++) v[j] = s * v[j]!;
     this.s = 1;
   }
 
