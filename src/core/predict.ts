@@ -69,12 +69,59 @@ export class Predictor {
 
   /** Logits for many texts (empty texts get the bias alone; callers decide what to do with them). */
   logits(texts: readonly string[]): Float64Array {
+    if (this.model.featureWeights.kind === "nb") return this.logitsNb(texts);
     const x = this.featurize(texts);
     const w = this.model.weights;
     const out = new Float64Array(texts.length);
     for (let i = 0; i < x.nRows; i++) {
       let acc = this.model.bias;
       for (let k = x.rowPtr[i]!; k < x.rowPtr[i + 1]!; k++) acc += x.values[k]! * w[x.colIdx[k]!]!;
+      out[i] = acc;
+    }
+    return out;
+  }
+
+  /** [r_0, w_0, r_1, w_1, ...]: a bucket's NB ratio and weight share one cache line. */
+  private ratioWeight: Float32Array | null = null;
+
+  /**
+   * The NB path of logits without building the weighted rows: the same arithmetic as
+   * applyFeatureWeights followed by the dot product (each value rounded to float32 as
+   * it would be stored, the same summation order), so the logits are identical; but
+   * each bucket costs one random memory access instead of two.
+   */
+  private logitsNb(texts: readonly string[]): Float64Array {
+    const { weights, featureWeights, features, bias } = this.model;
+    let rw = this.ratioWeight;
+    if (!rw) {
+      rw = new Float32Array(2 * weights.length);
+      for (let j = 0; j < weights.length; j++) {
+        rw[2 * j] = featureWeights.scale[j]!;
+        rw[2 * j + 1] = weights[j]!;
+      }
+      this.ratioWeight = rw;
+    }
+    const counts = this.hasher.hashDocuments(texts);
+    const { rowPtr, colIdx } = counts;
+    const out = new Float64Array(texts.length);
+    for (let i = 0; i < counts.nRows; i++) {
+      const a = rowPtr[i]!;
+      const b = rowPtr[i + 1]!;
+      let norm2 = 0;
+      if (features.normalize) for (let k = a; k < b; k++) norm2 += rw[2 * colIdx[k]!]! ** 2;
+      let acc = bias;
+      if (features.normalize && norm2 > 0) {
+        const inv = 1 / Math.sqrt(norm2);
+        for (let k = a; k < b; k++) {
+          const o = 2 * colIdx[k]!;
+          acc += Math.fround(rw[o]! * inv) * rw[o + 1]!;
+        }
+      } else {
+        for (let k = a; k < b; k++) {
+          const o = 2 * colIdx[k]!;
+          acc += rw[o]! * rw[o + 1]!;
+        }
+      }
       out[i] = acc;
     }
     return out;
