@@ -12,6 +12,7 @@
 // arrays, and the weight, scale and count arrays are read from cache far more often.
 
 import { stratifiedSplit } from "./dataset.ts";
+import { sigmoid } from "../cpu-reference/logistic.ts";
 import {
   applyFeatureWeights,
   DEFAULT_FEATURES,
@@ -258,7 +259,7 @@ export function probabilities(x: Csr, w: Float32Array, b: number): Float64Array 
   for (let i = 0; i < x.nRows; i++) {
     let z = b;
     for (let k = x.rowPtr[i]!; k < x.rowPtr[i + 1]!; k++) z += x.values[k]! * w[x.colIdx[k]!]!;
-    out[i] = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+    out[i] = sigmoid(z);
   }
   return out;
 }

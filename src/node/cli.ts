@@ -1,12 +1,13 @@
 // The moviesentiments command line: a thin Node adapter over src/core.
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { readFileSync, realpathSync } from "node:fs";
+import { realpathSync } from "node:fs";
+import packageJson from "../../package.json";
 import { fileURLToPath } from "node:url";
 import { resolve } from "node:path";
 import { EmptyTextError, Predictor } from "../core/predict.ts";
 import { ModelError, type SentimentModel } from "../core/model-format.ts";
-import { DEFAULT_PIPELINE, trainPipeline, hashReviews, probabilities, type PipelineOptions } from "../core/pipeline.ts";
+import { DEFAULT_PIPELINE, trainPipeline, validatePipelineOptions, hashReviews, probabilities, type PipelineOptions } from "../core/pipeline.ts";
 import { DEFAULT_FEATURES, applyFeatureWeights } from "../core/features.ts";
 import { binaryMetrics } from "../core/metrics.ts";
 import { DivergedError, InvalidSettingsError, type EpochRecord } from "../core/train.ts";
@@ -25,7 +26,7 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-const VERSION = "0.1.0";
+const VERSION = packageJson.version;
 
 const HELP = `moviesentiments: sentiment of movie reviews with a hand-written logistic regression
 
@@ -207,15 +208,7 @@ async function cmdPredictText(values: Values, out: (s: string) => void): Promise
 async function loadData(values: Values) {
   const resolved = resolveDataPath(values.data);
   const bar = createProgressBar("reading reviews", undefined, { unit: "items" });
-  let last = 0;
-  const data = await loadImdb(resolved.path, {
-    source: resolved.source,
-    onProgress: (done, total) => {
-      last = total;
-      bar.update(done);
-      void last;
-    },
-  });
+  const data = await loadImdb(resolved.path, { source: resolved.source, onProgress: (done) => bar.update(done) });
   bar.done();
   return data;
 }
@@ -241,20 +234,17 @@ function epochLine(stage: string, r: EpochRecord): string {
 async function cmdTrain(values: Values, log: (s: string) => void): Promise<void> {
   const options = pipelineOptionsFrom(values);
   // refuse bad settings before reading any data
-  const { validatePipelineOptions } = await import("../core/pipeline.ts");
   try {
     validatePipelineOptions(options);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const outDir = resolve(values.out ?? "model");
-  if (values.backend && values.backend !== "cpu" && values.backend !== "webgpu")
-    throw new UsageError(`--backend must be cpu or webgpu (got "${values.backend}")`);
   // a backend that cannot start should say so before minutes of reading and featurizing
   if ((values.backend ?? "cpu") !== "cpu") (await makeBackend(values)).dispose();
   const data = await loadData(values);
   log(`read ${data.train.length} train and ${data.test.length} test reviews`);
-  let bar = createProgressBar("featurizing", data.train.length + data.test.length);
+  const bar = createProgressBar("featurizing", data.train.length + data.test.length);
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
@@ -272,7 +262,6 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
       shouldStop: () => interrupted,
     });
     bar.done();
-    bar = createProgressBar("", 0);
     if (interrupted) {
       log("training stopped by the user; nothing was saved");
       process.exitCode = 130;
@@ -371,14 +360,6 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
     io.log(`moviesentiments: error: ${err.message}`);
     if (debug) io.log(err.stack ?? "");
     return userError ? 2 : 1;
-  }
-}
-
-export function readPackageVersion(): string {
-  try {
-    return JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
-  } catch {
-    return VERSION;
   }
 }
 
