@@ -12,7 +12,9 @@ import {
   crc32,
   decodeModel,
   encodeModel,
+  float32ToHalfLeBytes,
   fromHalfBits,
+  halfLeBytesToFloat32,
   ModelError,
   MODEL_FORMAT_VERSION,
   roundToHalf,
@@ -327,5 +329,35 @@ describe("float16 storage", () => {
 
   it("crc32 of a known string", () => {
     expect(crc32(new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
+  });
+
+  it("crc32 folds eight bytes at a time and agrees with the byte-at-a-time definition for every length and offset", () => {
+    const table = Array.from({ length: 256 }, (_, n) => {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      return c >>> 0;
+    });
+    const plain = (b: Uint8Array) => {
+      let c = 0xffffffff;
+      for (const x of b) c = table[(c ^ x) & 0xff]! ^ (c >>> 8);
+      return (c ^ 0xffffffff) >>> 0;
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(7), (bytes, offset) => {
+        const shifted = new Uint8Array(bytes.length + offset);
+        shifted.set(bytes, offset);
+        return crc32(shifted.subarray(offset)) === plain(bytes);
+      }),
+    );
+  });
+
+  it("reads float16 arrays the same from aligned and unaligned bytes", () => {
+    const values = Float32Array.from([0, -0, 1, -2.5, 65504, 1e-7, -3e-5, Infinity, 0.1]);
+    const bytes = float32ToHalfLeBytes(values);
+    const unaligned = new Uint8Array(bytes.length + 1).subarray(1);
+    unaligned.set(bytes);
+    const a = halfLeBytesToFloat32(bytes);
+    expect(Array.from(a)).toEqual(Array.from(roundToHalf(values)));
+    expect(Array.from(halfLeBytesToFloat32(unaligned))).toEqual(Array.from(a));
   });
 });

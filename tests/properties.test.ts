@@ -113,6 +113,26 @@ describe("prediction over arbitrary Unicode text", () => {
     );
   });
 
+  it("small batches (no interleaved table) and large ones (with it) give the logits of the weighted rows, bit for bit", () => {
+    fc.assert(
+      fc.property(fc.array(anyText, { minLength: 1, maxLength: 8 }), (texts) => {
+        const direct = new Predictor(predictor.model).logits(texts);
+        const big = Array.from({ length: 70 }, (_, i) => texts[i % texts.length]!);
+        const tabled = new Predictor(predictor.model).logits(big).subarray(0, texts.length);
+        const x = predictor.featurize(texts);
+        const w = predictor.model.weights;
+        const byDefinition = texts.map((_, i) => {
+          let acc = predictor.model.bias;
+          for (let k = x.rowPtr[i]!; k < x.rowPtr[i + 1]!; k++) acc += x.values[k]! * w[x.colIdx[k]!]!;
+          return acc;
+        });
+        expect(Array.from(direct)).toEqual(byDefinition);
+        expect(Array.from(tabled)).toEqual(byDefinition);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it("a row's answer does not depend on the other rows in its batch", () => {
     fc.assert(
       fc.property(fc.array(anyText, { maxLength: 12 }), scorable, fc.nat(), (others, text, at) => {

@@ -52,6 +52,9 @@ export function predictionFromLogit(logit: number): Prediction {
   };
 }
 
+/** Below this many texts (and until a bigger batch has built it), skip the interleaved table. */
+const SMALL_BATCH = 64;
+
 export class Predictor {
   readonly model: SentimentModel;
   private readonly hasher: NgramHasher;
@@ -92,6 +95,28 @@ export class Predictor {
    */
   private logitsNb(texts: readonly string[]): Float64Array {
     const { weights, featureWeights, features, bias } = this.model;
+    const counts = this.hasher.hashDocuments(texts);
+    const { rowPtr, colIdx } = counts;
+    const out = new Float64Array(texts.length);
+    // Building the interleaved table costs about as much as scoring a few hundred reviews;
+    // a cold start on one review reads the two arrays directly (the same arithmetic).
+    if (!this.ratioWeight && texts.length < SMALL_BATCH) {
+      const r = featureWeights.scale;
+      for (let i = 0; i < counts.nRows; i++) {
+        const a = rowPtr[i]!;
+        const b = rowPtr[i + 1]!;
+        let norm2 = 0;
+        if (features.normalize) for (let k = a; k < b; k++) norm2 += r[colIdx[k]!]! ** 2;
+        let acc = bias;
+        const inv = features.normalize && norm2 > 0 ? 1 / Math.sqrt(norm2) : 0;
+        for (let k = a; k < b; k++) {
+          const j = colIdx[k]!;
+          acc += (inv > 0 ? Math.fround(r[j]! * inv) : r[j]!) * weights[j]!;
+        }
+        out[i] = acc;
+      }
+      return out;
+    }
     let rw = this.ratioWeight;
     if (!rw) {
       rw = new Float32Array(2 * weights.length);
@@ -101,9 +126,6 @@ export class Predictor {
       }
       this.ratioWeight = rw;
     }
-    const counts = this.hasher.hashDocuments(texts);
-    const { rowPtr, colIdx } = counts;
-    const out = new Float64Array(texts.length);
     for (let i = 0; i < counts.nRows; i++) {
       const a = rowPtr[i]!;
       const b = rowPtr[i + 1]!;

@@ -5,6 +5,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import * as zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { decodeModel, encodeModel, ModelError, MODEL_META_FILE, referencedFiles, type SentimentModel } from "../core/model-format.ts";
 
@@ -48,6 +49,9 @@ export function saveModelDir(dir: string, model: SentimentModel): void {
   }
 }
 
+/** Node's native CRC-32 (Node 20.15 and later), else the portable one in model-format. */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
 export function loadModelDir(dir: string): SentimentModel {
   const metaPath = join(dir, MODEL_META_FILE);
   if (!existsSync(dir)) throw new ModelError(`no model folder at ${dir}: train one with \`moviesentiments train --out ${dir}\` or pass --model DIR`);
@@ -62,5 +66,6 @@ export function loadModelDir(dir: string): SentimentModel {
       return existsSync(p) ? new Uint8Array(readFileSync(p)) : undefined;
     },
     metaPath,
+    nativeCrc32,
   );
 }
