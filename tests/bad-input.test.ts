@@ -274,6 +274,7 @@ describe("training", () => {
       ["--l2=-1", undefined, /L2 strength must be a number >= 0/],
       ["--l2", "-1", /--l2 needs its value attached/],
       ["--batch-size", "0", /batch size/],
+      ["--dropout", "1", /dropout must be a number from 0 to 0.95/],
       ["--hash-bits", "40", /hashBits must be an integer from 10 to 26/],
     ] as const) {
       const r = await cli(["train", "--data", missing, "--out", join(tmp, "never"), flag, ...(value === undefined ? [] : [value])]);

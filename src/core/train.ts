@@ -21,6 +21,11 @@ export interface TrainConfig {
   patience: number;
   /** report each epoch's mean iterate (Polyak-Ruppert averaging) rather than its last (default false) */
   average?: boolean;
+  /**
+   * feature dropout rate p in [0, 1) (default 0): each training step keeps each non-zero
+   * feature with probability 1 - p, scaled by 1/(1 - p); evaluation uses every feature
+   */
+  dropout?: number;
 }
 
 /** The shipped configuration (chosen on the validation split; see README). */
@@ -28,11 +33,12 @@ export const DEFAULT_TRAIN: TrainConfig = {
   lr: 4,
   lrDecay: 0,
   l2: 1e-7,
-  epochs: 12,
+  epochs: 20,
   batchSize: 1,
   seed: 42,
-  patience: 3,
+  patience: 5,
   average: true,
+  dropout: 0.5,
 };
 
 /** Thrown for settings that make no sense, before any work starts. */
@@ -58,6 +64,8 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (!Number.isInteger(c.seed)) bad(`seed must be an integer (got ${c.seed})`);
   if (!(Number.isInteger(c.patience) && c.patience >= 0)) bad(`patience must be an integer >= 0 (got ${c.patience})`);
   if (c.average !== undefined && typeof c.average !== "boolean") bad(`average must be true or false (got ${String(c.average)})`);
+  if (c.dropout !== undefined && !(Number.isFinite(c.dropout) && c.dropout >= 0 && c.dropout <= 0.95))
+    bad(`dropout must be a number from 0 to 0.95 (got ${c.dropout})`);
 }
 
 export interface SetMetrics {
@@ -157,7 +165,8 @@ export async function trainLoop(
     y: sets.train.y.map((_, k) => sets.train.y[schedule.rowOrder[k]!]!),
   };
   const evalSets = [sets.validation, sets.test].filter((s): s is LabelledSet => !!s);
-  await backend.load({ train, batchSize: config.batchSize, evalSets, average: config.average === true });
+  const dropout = config.dropout ? { rate: config.dropout, seed: config.seed } : undefined;
+  await backend.load({ train, batchSize: config.batchSize, evalSets, average: config.average === true, dropout });
 
   const history: EpochRecord[] = [];
   let best: { epoch: number; val?: SetMetrics; weights: Float32Array; bias: number } | null = null;

@@ -53,6 +53,11 @@ export interface BackendData {
    * last iterate; training itself continues from the last iterate
    */
   average?: boolean;
+  /**
+   * feature dropout while training (see dropoutKeeps in src/cpu-reference/logistic.ts):
+   * the mask of epoch e (1, 2, ... counted from load) is a hash of (seed, e, row, column)
+   */
+  dropout?: { rate: number; seed: number };
   /** sets evaluated at the end of each epoch (validation, test) */
   evalSets: LabelledSet[];
 }

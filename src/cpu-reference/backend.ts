@@ -22,9 +22,29 @@
 //    exactly what a Float32Array store does), so a touched column costs one cache miss,
 //    not two or three. With features hashed into 2^22 buckets most touches of the rarer
 //    n-grams are misses, and they are what an epoch waits on.
+//
+// With dropout (BackendData.dropout), both loops apply the mask of logistic.ts on the fly:
+// z_i = s (1/(1-p)) sum_{kept q} x_q v_q + b, and only kept columns are updated, with
+// x~_q = x_q / (1-p). Row i is the row's index in the loaded training set.
 
 import type { BackendData, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
-import { binaryCrossEntropyWithLogits, evaluateCsr, predictCsr, sigmoid } from "./logistic.ts";
+import {
+  binaryCrossEntropyWithLogits,
+  dropoutHash,
+  dropoutScale,
+  dropoutThreshold,
+  epochDropoutSeed,
+  evaluateCsr,
+  predictCsr,
+  sigmoid,
+} from "./logistic.ts";
+
+/** This epoch's dropout mask parameters, or null without dropout. */
+interface EpochMask {
+  seed: number;
+  threshold: number;
+  keepScale: number;
+}
 
 export class CpuBackend implements TrainingBackend {
   readonly kind = "cpu" as const;
@@ -45,9 +65,15 @@ export class CpuBackend implements TrainingBackend {
   private prefixScale = 0;
   private avgW: Float32Array | null = null;
   private avgB = 0;
+  /** epochs trained since load (numbers the dropout masks) */
+  private epoch = 0;
+  /** with dropout: the current step's mask, one byte per non-zero of the training set */
+  private kept = new Uint8Array(0);
 
   async load(data: BackendData): Promise<void> {
     this.data = data;
+    this.epoch = 0;
+    this.kept = new Uint8Array(0);
     const d = data.train.x.nCols;
     this.s = 1;
     this.b = 0;
@@ -64,7 +90,11 @@ export class CpuBackend implements TrainingBackend {
 
   async trainEpoch(batchOrder: Uint32Array, lr: number, l2: number): Promise<number> {
     const data = this.requireData();
-    return data.average === true ? this.trainEpochAveraged(data, batchOrder, lr, l2) : this.trainEpochPlain(data, batchOrder, lr, l2);
+    this.epoch++;
+    const d = data.dropout;
+    const mask = d && d.rate > 0 ? { seed: epochDropoutSeed(d.seed, this.epoch), threshold: dropoutThreshold(d.rate), keepScale: dropoutScale(d.rate) } : null;
+    if (data.average === true) return this.trainEpochAveraged(data, batchOrder, lr, l2, mask);
+    return mask ? this.trainEpochPlainDropout(data, batchOrder, lr, l2, mask) : this.trainEpochPlain(data, batchOrder, lr, l2);
   }
 
   private trainEpochPlain(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number): number {
@@ -105,10 +135,64 @@ export class CpuBackend implements TrainingBackend {
     return lossTotal / batchOrder.length;
   }
 
-  /** The same steps as trainEpochPlain, keeping the lazy sums of the iterates (2. above). */
-  private trainEpochAveraged(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number): number {
+  /** trainEpochPlain with the epoch's dropout mask (see the header). */
+  private trainEpochPlainDropout(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask): number {
     const { x, y } = data.train;
     const { rowPtr, colIdx, values } = x;
+    const { seed, threshold, keepScale } = mask;
+    const v = this.v;
+    const r = this.r;
+    let lossTotal = 0;
+    for (let k = 0; k < batchOrder.length; k++) {
+      const start = batchOrder[k]! * data.batchSize;
+      const end = Math.min(start + data.batchSize, x.nRows);
+      const n = end - start;
+      let lossSum = 0;
+      let rSum = 0;
+      for (let i = start; i < end; i++) {
+        let acc = 0;
+        const qEnd = rowPtr[i + 1]!;
+        for (let q = rowPtr[i]!; q < qEnd; q++) {
+          const j = colIdx[q]!;
+          if (dropoutHash(seed, i, j) >>> 8 >= threshold) acc += values[q]! * v[j]!;
+        }
+        const zi = this.s * keepScale * acc + this.b;
+        const ri = sigmoid(zi) - y[i]!;
+        r[i - start] = ri;
+        rSum += ri;
+        lossSum += binaryCrossEntropyWithLogits(zi, y[i]!);
+      }
+      lossTotal += lossSum / n;
+      this.s *= 1 - lr * l2;
+      const step = lr / (n * this.s);
+      for (let i = start; i < end; i++) {
+        const c = step * r[i - start]! * keepScale;
+        const qEnd = rowPtr[i + 1]!;
+        for (let q = rowPtr[i]!; q < qEnd; q++) {
+          const j = colIdx[q]!;
+          if (dropoutHash(seed, i, j) >>> 8 >= threshold) v[j]! -= c * values[q]!;
+        }
+      }
+      this.b -= (lr * rSum) / n;
+      if (this.s < 1e-3) this.foldScale();
+    }
+    return lossTotal / batchOrder.length;
+  }
+
+  /**
+   * The same steps as trainEpochPlain, keeping the lazy sums of the iterates (2. above);
+   * with a dropout mask, dropped features are skipped in both passes (keepScale 1 and
+   * threshold 0 keep every feature).
+   */
+  private trainEpochAveraged(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask | null): number {
+    const { x, y } = data.train;
+    const { rowPtr, colIdx, values } = x;
+    const seed = mask?.seed ?? 0;
+    const threshold = mask?.threshold ?? 0;
+    const keepScale = mask?.keepScale ?? 1;
+    const masked = mask !== null;
+    if (masked && this.kept.length < colIdx.length) this.kept = new Uint8Array(colIdx.length);
+    const kept = this.kept;
     const cols = this.cols;
     const r = this.r;
     // every account starts the epoch empty, settled at P = 0
@@ -128,7 +212,18 @@ export class CpuBackend implements TrainingBackend {
       for (let i = start; i < end; i++) {
         let acc = 0;
         const qEnd = rowPtr[i + 1]!;
-        for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * cols[4 * colIdx[q]!]!;
+        if (masked) {
+          // draw the row's mask once; the update below reads it back
+          for (let q = rowPtr[i]!; q < qEnd; q++) {
+            const j = colIdx[q]!;
+            const keep = dropoutHash(seed, i, j) >>> 8 >= threshold;
+            kept[q] = keep ? 1 : 0;
+            if (keep) acc += values[q]! * cols[4 * j]!;
+          }
+          acc *= keepScale;
+        } else {
+          for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * cols[4 * colIdx[q]!]!;
+        }
         const zi = this.s * acc + this.b;
         const ri = sigmoid(zi) - y[i]!;
         r[i - start] = ri;
@@ -140,9 +235,10 @@ export class CpuBackend implements TrainingBackend {
       const step = lr / (n * this.s);
       const settle = this.prefixScale;
       for (let i = start; i < end; i++) {
-        const c = step * r[i - start]!;
+        const c = step * r[i - start]! * keepScale;
         const qEnd = rowPtr[i + 1]!;
         for (let q = rowPtr[i]!; q < qEnd; q++) {
+          if (masked && kept[q] === 0) continue;
           const o = 4 * colIdx[q]!;
           const vj = cols[o]!;
           // settle column j's account up to the step before this one, then update v_j
@@ -186,6 +282,7 @@ export class CpuBackend implements TrainingBackend {
     this.data = null;
     this.v = new Float32Array(0);
     this.cols = new Float64Array(0);
+    this.kept = new Uint8Array(0);
     this.avgW = null;
   }
 

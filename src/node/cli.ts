@@ -36,7 +36,7 @@ Usage:
   moviesentiments predict  INPUT [--column text] [--out OUT] [--format F] [--explain N] [--encoding ENC] [--model DIR]
   moviesentiments evaluate [--data PATH] [--model DIR] [--json]
   moviesentiments evaluate INPUT --label COLUMN [--column text] [--format F] [--encoding ENC] [--model DIR] [--json]
-  moviesentiments sweep    [--data PATH] [--out FILE] [--epochs N]
+  moviesentiments sweep    [--data PATH] [--out FILE] [--epochs N]   (lr 0.1/0.01 x L2 1e-2/1e-3; dropout off unless --dropout)
   moviesentiments download [--dest FILE] [--url URL]
 
 Prediction:
@@ -75,6 +75,7 @@ Training (train; defaults reproduce the shipped model):
   --seed N             seed for the split and batch order (default ${DEFAULT_PIPELINE.training.seed})
   --patience N         early stopping: epochs without a better validation score (default ${DEFAULT_PIPELINE.training.patience}; 0 = off)
   --validation-fraction X  share of train/ held out to choose epochs (default ${DEFAULT_PIPELINE.validationFraction})
+  --dropout P          feature dropout rate while training, 0 = off (default ${DEFAULT_PIPELINE.training.dropout ?? 0})
   --no-average         report each epoch's last iterate instead of the mean of its iterates
   --no-refit           keep the model trained on the fit split instead of retraining on all of train/
   --ngram-max N        longest word n-gram (default ${DEFAULT_FEATURES.ngramMax})
@@ -111,6 +112,7 @@ const OPTIONS = {
   "validation-fraction": { type: "string" },
   "no-refit": { type: "boolean", default: false },
   "no-average": { type: "boolean", default: false },
+  dropout: { type: "string" },
   "ngram-max": { type: "string" },
   "hash-bits": { type: "string" },
   weighting: { type: "string" },
@@ -165,6 +167,7 @@ export function pipelineOptionsFrom(values: Values): PipelineOptions {
       seed: num(values, "seed", d.training.seed, true),
       patience: num(values, "patience", d.training.patience, true),
       average: values["no-average"] ? false : d.training.average,
+      dropout: num(values, "dropout", d.training.dropout ?? 0),
     },
     validationFraction: num(values, "validation-fraction", d.validationFraction),
     refit: !values["no-refit"],
@@ -306,6 +309,8 @@ async function cmdDownload(values: Values, log: (s: string) => void): Promise<vo
 
 async function cmdSweep(values: Values, log: (s: string) => void): Promise<void> {
   const options = pipelineOptionsFrom(values);
+  // the sweep repeats the original project's runs, which had no dropout: off unless asked for
+  if (values.dropout === undefined) options.training = { ...options.training, dropout: 0 };
   const data = await loadData(values);
   const outFile = resolve(values.out ?? "records/sweep.json");
   await runSweep(data, options, {

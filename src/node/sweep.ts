@@ -58,7 +58,9 @@ export async function runSweep(
     kind: "moviesentiments-sweep",
     version: 1,
     createdAt: new Date().toISOString(),
-    command: `moviesentiments sweep --epochs ${opts.epochs} --batch-size ${options.training.batchSize}`,
+    command:
+      `moviesentiments sweep --epochs ${opts.epochs} --batch-size ${options.training.batchSize}` +
+      (options.training.dropout ? ` --dropout ${options.training.dropout}` : ""),
     features: f,
     validationFraction: options.validationFraction,
     seed,

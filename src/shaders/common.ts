@@ -13,7 +13,7 @@ export const SPMV_ROW_THREADS = 16;
 export const SPMV_ROWS_PER_GROUP = WORKGROUP_SIZE / SPMV_ROW_THREADS;
 
 /** Bytes of one BatchParams record as WGSL lays it out. */
-export const BATCH_PARAMS_BYTES = 48;
+export const BATCH_PARAMS_BYTES = 64;
 /** Records sit this far apart so each can be bound with a dynamic offset (the largest
  * minUniformBufferOffsetAlignment an adapter may report). */
 export const BATCH_PARAMS_STRIDE = 256;
@@ -47,6 +47,9 @@ export interface BatchParams {
   foldScale?: number;
   prefixPrev?: number;
   prefixNow?: number;
+  dropSeed?: number;
+  dropThreshold?: number;
+  keepScale?: number;
 }
 
 /** Writes record `index` of a BatchParams array into `target` (BATCH_PARAMS_STRIDE apart). */
@@ -66,6 +69,10 @@ export function writeBatchParams(target: ArrayBuffer, index: number, p: BatchPar
   f[9] = p.foldScale ?? 1;
   f[10] = p.prefixPrev ?? 0;
   f[11] = p.prefixNow ?? 0;
+  u[12] = p.dropSeed ?? 0;
+  u[13] = p.dropThreshold ?? 0;
+  f[14] = p.keepScale ?? 1;
+  u[15] = 0;
 }
 
 /** The EvalParams record of a set of n rows reduced by nPartials workgroups. */

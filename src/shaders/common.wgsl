@@ -24,6 +24,29 @@ struct BatchParams {
   prefixPrev: f32, // P after the previous step: gather_update_avg settles touched columns to it
   prefixNow: f32,  // P after this step: fold_average settles every column to it. In the
                    // record average_finish reads, P_T, with slot = T (the epoch's steps)
+  // Feature dropout (training steps only; every other record leaves dropThreshold 0,
+  // which keeps every feature): see dropoutKeeps in src/cpu-reference/logistic.ts.
+  dropSeed: u32,      // the epoch's mask seed
+  dropThreshold: u32, // round(p 2^24): a feature is kept when its hash's top 24 bits are not below
+  keepScale: f32,     // 1 / (1 - p), as float32
+  pad: u32,
+}
+
+// The dropout mask's hash of (epoch seed, row, column): the integer steps of dropoutHash
+// in logistic.ts (u32 products wrap like Math.imul).
+fn dropoutHash(seed: u32, row: u32, col: u32) -> u32 {
+  var h = seed ^ (row * 0x9e3779b1u);
+  h = (h ^ (h >> 16u)) * 0x85ebca6bu;
+  h = h ^ (col * 0xc2b2ae35u);
+  h = (h ^ (h >> 13u)) * 0x27d4eb2fu;
+  h = (h ^ (h >> 16u)) * 0x85ebca6bu;
+  return h ^ (h >> 15u);
+}
+
+// m_ij for a training row (its index in the training set) and column, given the step's
+// dropSeed and dropThreshold.
+fn dropoutKeeps(seed: u32, threshold: u32, row: u32, col: u32) -> bool {
+  return (dropoutHash(seed, row, col) >> 8u) >= threshold;
 }
 
 // Parameters of a whole-set evaluation or prediction (one per set, not per step).

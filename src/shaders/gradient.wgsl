@@ -22,13 +22,24 @@
 // (sumW_j, settled_j) side by side, so settling costs one more cache line, not two
 @group(0) @binding(7) var<storage, read_write> account: array<vec2f>;
 
-// sum over the column's entries of r_i x_ij, in row order
+// sum over the column's entries of r_i x_ij, in row order (with dropout, of r_i x~_ij:
+// the mask the forward pass drew for the same (row, column), times 1 / (1 - p))
 fn columnDot(c: u32) -> f32 {
   var acc = 0.0;
-  for (var e = colPtr[c]; e < colPtr[c + 1u]; e++) {
-    acc += residual[params.firstRow + cscRows[e]] * cscValues[e];
+  if (params.dropThreshold == 0u) {
+    for (var e = colPtr[c]; e < colPtr[c + 1u]; e++) {
+      acc += residual[params.firstRow + cscRows[e]] * cscValues[e];
+    }
+    return acc;
   }
-  return acc;
+  let j = cols[c];
+  for (var e = colPtr[c]; e < colPtr[c + 1u]; e++) {
+    let row = params.firstRow + cscRows[e];
+    if (dropoutKeeps(params.dropSeed, params.dropThreshold, row, j)) {
+      acc += residual[row] * cscValues[e];
+    }
+  }
+  return acc * params.keepScale;
 }
 
 // Training: v_j <- v_j - lr/(n s') (X_B^T r)_j, the data part of the scaled update.

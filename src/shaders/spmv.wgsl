@@ -1,5 +1,6 @@
 // Forward product z_i = s (v . x_i) + b for the rows of one batch (training) or of one
-// segment of a set (evaluation, prediction); x is CSR, v the unscaled weights.
+// segment of a set (evaluation, prediction); x is CSR, v the unscaled weights. A training
+// step with dropout uses x~_i (the masked, rescaled row) in place of x_i.
 //
 // ROW_THREADS threads per row, WG / ROW_THREADS rows per workgroup ("CSR-vector"):
 // the threads of a row stride over its nonzeros, so reads of colIdx/values are
@@ -40,8 +41,20 @@ fn spmv_csr(
   if (i < params.nRows) {
     let begin = rowPtr[params.rowStart + i];
     let end = rowPtr[params.rowStart + i + 1u];
-    for (var k = begin + lane; k < end; k += ROW_THREADS) {
-      acc += values[k] * v[colIdx[k]];
+    if (params.dropThreshold == 0u) {
+      for (var k = begin + lane; k < end; k += ROW_THREADS) {
+        acc += values[k] * v[colIdx[k]];
+      }
+    } else {
+      // a training step with dropout: x~ = m x / (1 - p)
+      let row = params.firstRow + i;
+      for (var k = begin + lane; k < end; k += ROW_THREADS) {
+        let j = colIdx[k];
+        if (dropoutKeeps(params.dropSeed, params.dropThreshold, row, j)) {
+          acc += values[k] * v[j];
+        }
+      }
+      acc *= params.keepScale;
     }
   }
   partial[lid] = acc;

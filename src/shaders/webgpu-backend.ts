@@ -54,6 +54,7 @@ import {
   readStaging,
   writeBatchParams,
 } from "./common.ts";
+import { dropoutScale, dropoutThreshold, epochDropoutSeed } from "../cpu-reference/logistic.ts";
 import { AveragePass } from "./average.ts";
 import { buildSegmentCsc, planSegments, segmentRowPtr, type Segment } from "./csc.ts";
 import { EvaluatePass, PARTIAL_BYTES, PredictPass, decodePartial } from "./evaluate.ts";
@@ -244,6 +245,9 @@ export class WebGpuBackend implements TrainingBackend {
   private weights: GPUBuffer | null = null;
   private state: GPUBuffer | null = null;
   private s = 1;
+  /** dropout settings of the loaded run, and epochs trained since load (numbers the masks) */
+  private dropout: BackendData["dropout"];
+  private epoch = 0;
   private sets = new Map<string, GpuSet>();
   private train: TrainState | null = null;
   private average: AverageState | null = null;
@@ -301,6 +305,8 @@ export class WebGpuBackend implements TrainingBackend {
       for (const set of [data.train, ...data.evalSets]) this.checkSet(set, nCols, limit);
       this.nCols = nCols;
       this.s = 1;
+      this.dropout = data.dropout;
+      this.epoch = 0;
       this.weights = this.own(createZeroBuffer(device, "weights v", nCols * 4));
       this.state = this.own(createZeroBuffer(device, "state [bias]", 4));
       if (data.average === true) this.average = this.createAverageState(nCols);
@@ -336,6 +342,11 @@ export class WebGpuBackend implements TrainingBackend {
       const timingReads: Promise<void>[] = [];
       const nRowsTotal = train.set.nRows;
       let s = this.s;
+      this.epoch++;
+      const drop = this.dropout && this.dropout.rate > 0 ? this.dropout : null;
+      const dropSeed = drop ? epochDropoutSeed(drop.seed, this.epoch) : 0;
+      const dropThreshold = drop ? dropoutThreshold(drop.rate) : 0;
+      const keepScale = drop ? dropoutScale(drop.rate) : 1;
       // averaging: P = s_1 + ... + s_t since the epoch's start or the last fold (in double)
       let prefix = 0;
       const records = new ArrayBuffer(CHUNK_STEPS * BATCH_PARAMS_STRIDE);
@@ -369,6 +380,9 @@ export class WebGpuBackend implements TrainingBackend {
             foldScale: s,
             prefixPrev,
             prefixNow: prefix,
+            dropSeed,
+            dropThreshold,
+            keepScale,
           });
           if (fold) {
             s = 1;

@@ -171,8 +171,9 @@ export function explainChoice(sweep: SweepRecords | null, model: ModelInfo | nul
     const c = model.training.config;
     const decay = c.lrDecay > 0 ? `, decaying as ${formatSetting(c.lr)} / (1 + ${formatSetting(c.lrDecay)} × (epoch − 1))` : "";
     out.push(
-      `The shipped model was trained with learning rate ${formatSetting(c.lr)}${decay}, L2 ${formatSetting(c.l2)} ` +
-        `and batch size ${c.batchSize}, for at most ${c.epochs} epochs` +
+      `The shipped model was trained with learning rate ${formatSetting(c.lr)}${decay}, L2 ${formatSetting(c.l2)}` +
+        (c.dropout ? `, feature dropout ${formatSetting(c.dropout)}` : "") +
+        ` and batch size ${c.batchSize}, for at most ${c.epochs} epochs` +
         (c.average ? ", using each epoch's average of the weights it visited (Polyak–Ruppert averaging)." : "."),
     );
     const best = bestValidationEpoch(model.history.selection);

@@ -67,6 +67,7 @@ export function settingsSummary(s: BrowserTrainSettings): string {
   const parts = [`lr ${formatSetting(s.lr)}`];
   if (s.lrDecay > 0) parts.push(`decay ${formatSetting(s.lrDecay)}`);
   parts.push(`L2 ${formatSetting(s.l2)}`, `${s.epochs} epochs`, `batch ${s.batchSize}`);
+  if (s.dropout > 0) parts.push(`dropout ${formatSetting(s.dropout)}`);
   if (s.average) parts.push("averaged");
   if (s.validationFraction > 0) parts.push(`${Math.round(s.validationFraction * 100)}% validation${s.refit ? " + refit" : ""}`);
   return parts.join(", ");

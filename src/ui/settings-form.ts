@@ -14,6 +14,7 @@ export interface SettingsFields {
   validationFraction: string;
   refit: boolean;
   average: boolean;
+  dropout: string;
   patience: string;
 }
 
@@ -28,6 +29,7 @@ export function fieldsFromSettings(s: BrowserTrainSettings): SettingsFields {
     validationFraction: String(s.validationFraction),
     refit: s.refit,
     average: s.average,
+    dropout: String(s.dropout),
     patience: String(s.patience),
   };
 }
@@ -42,6 +44,7 @@ const LABELS: Record<keyof SettingsFields, string> = {
   validationFraction: "validation share",
   refit: "refit",
   average: "averaging",
+  dropout: "dropout",
   patience: "patience",
 };
 
@@ -70,6 +73,7 @@ export function settingsFromFields(
       validationFraction: num("validationFraction", false),
       refit: f.refit,
       average: f.average,
+      dropout: num("dropout", false),
       patience: num("patience", true),
     };
     if (settings.epochs > 1000) throw new Error("epochs: at most 1000 in the browser");

@@ -34,6 +34,8 @@ export interface BrowserTrainSettings {
   refit: boolean;
   /** use each epoch's mean iterate (Polyak-Ruppert averaging) rather than its last */
   average: boolean;
+  /** feature dropout rate while training (0 = off) */
+  dropout: number;
   seed: number;
   features: FeatureConfig;
 }
@@ -50,6 +52,7 @@ export const DEFAULT_BROWSER_SETTINGS: BrowserTrainSettings = {
   validationFraction: DEFAULT_PIPELINE.validationFraction,
   refit: DEFAULT_PIPELINE.refit,
   average: DEFAULT_TRAIN.average ?? false,
+  dropout: DEFAULT_TRAIN.dropout ?? 0,
   seed: DEFAULT_TRAIN.seed,
   features: DEFAULT_FEATURES,
 };
@@ -66,6 +69,7 @@ export function pipelineOptions(s: BrowserTrainSettings): PipelineOptions {
       seed: s.seed,
       patience: s.patience,
       average: s.average,
+      dropout: s.dropout,
     },
     validationFraction: s.validationFraction,
     refit: s.validationFraction > 0 && s.refit,

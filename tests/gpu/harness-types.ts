@@ -13,6 +13,8 @@ export const GPU_CHECKS = [
   "averaged training vs CpuBackend",
   "averaged training, batch size 1 with L2 folds, split buffers",
   "split buffers give identical training",
+  "training with dropout vs CpuBackend",
+  "averaged training with dropout, batch size 1, split buffers",
   "device loss",
   "kernel timestamps",
 ] as const;

@@ -612,10 +612,11 @@ async function averagedRun(
     lr: number;
     l2: number;
     options?: WebGpuBackendOptions;
+    dropout?: { rate: number; seed: number };
   },
 ): Promise<void> {
   const { problem, batchSize, epochs, lr, l2 } = o;
-  const data = { train: problem.train, batchSize, evalSets: [problem.test], average: true };
+  const data = { train: problem.train, batchSize, evalSets: [problem.test], average: true, dropout: o.dropout };
   const nBatches = Math.ceil(problem.train.x.nRows / batchSize);
   const cpu = new CpuBackend();
   await cpu.load(data);
@@ -698,6 +699,64 @@ const checkAveragedFolds = () =>
     // three columns: fewer weights than the 16-byte minimum buffer holds (padding lanes)
     const tiny = syntheticProblem(TRAIN.seed + 4, 400, 50, 3, { meanNnz: 2, longNnz: 3 });
     await averagedRun(report, result, { problem: tiny, batchSize: 1, epochs: 2, lr, l2 });
+  });
+
+/**
+ * Dropout: both backends draw the mask from the same hash of (epoch seed, row, column),
+ * the GPU in its row pass (spmv_csr) and its column pass (gather), so the runs agree
+ * within the usual tolerance; a CPU run without dropout alongside shows the mask matters.
+ */
+const checkDropout = () =>
+  runCheck("dropout 0.5: weights |gpu - cpu| <= 1e-4 + 1e-3 |cpu| after every epoch; epoch loss 1e-4 relative; accuracy within 0.1 point; probabilities 1e-4", async (report, result) => {
+    const problem = syntheticProblem(TRAIN.seed + 5, TRAIN.nTrain, TRAIN.nTest, TRAIN.nCols);
+    const dropout = { rate: 0.5, seed: 7 };
+    const data = { train: problem.train, batchSize: TRAIN.batchSize, evalSets: [problem.test], dropout };
+    const nBatches = Math.ceil(TRAIN.nTrain / TRAIN.batchSize);
+    const cpu = new CpuBackend();
+    await cpu.load(data);
+    const noDropout = new CpuBackend();
+    await noDropout.load({ ...data, dropout: undefined });
+    await withBackend(result, {}, async (gpu) => {
+      await gpu.load(data);
+      for (let e = 0; e < TRAIN.epochs; e++) {
+        const order = epochOrder(nBatches, e);
+        const cpuLoss = await cpu.trainEpoch(order, TRAIN.lr, TRAIN.l2);
+        await noDropout.trainEpoch(order, TRAIN.lr, TRAIN.l2);
+        const gpuLoss = await gpu.trainEpoch(order, TRAIN.lr, TRAIN.l2);
+        report.scalar("epoch loss", gpuLoss, cpuLoss, 1e-4 * cpuLoss);
+        const cw = await cpu.readWeights();
+        const gw = await gpu.readWeights();
+        report.compare("weights", gw.weights, cw.weights, (j) => 1e-4 + 1e-3 * Math.abs(cw.weights[j]!));
+        report.scalar("bias", gw.bias, cw.bias, 1e-4 + 1e-3 * Math.abs(cw.bias));
+        report.notes.push(`epoch ${e + 1}: loss cpu ${cpuLoss.toFixed(6)} gpu ${gpuLoss.toFixed(6)}`);
+      }
+      const cw = await cpu.readWeights();
+      const nw = await noDropout.readWeights();
+      let maxDiff = 0;
+      for (let j = 0; j < cw.weights.length; j++) maxDiff = Math.max(maxDiff, Math.abs(cw.weights[j]! - nw.weights[j]!));
+      report.check(maxDiff > 0.01, `dropout changed the weights by only ${maxDiff}: the mask does nothing`);
+      report.notes.push(`max |w(dropout) - w(no dropout)| on the CPU: ${maxDiff.toExponential(2)}`);
+      const ce = await cpu.evaluate("test");
+      const ge = await gpu.evaluate("test");
+      report.scalar("test accuracy (points)", accuracy(ge), accuracy(ce), 0.1);
+      report.compare("test probabilities", await gpu.predict("test"), await cpu.predict("test"), () => 1e-4);
+    });
+    cpu.dispose();
+    noDropout.dispose();
+  });
+
+const checkDropoutAveraged = () =>
+  runCheck(`dropout 0.5; ${AVG_RULE}`, async (report, result) => {
+    const problem = syntheticProblem(TRAIN.seed + 6, 800, 300, 1 << 10, { longNnz: 600 });
+    await averagedRun(report, result, {
+      problem,
+      batchSize: 1,
+      epochs: 3,
+      lr: 0.2,
+      l2: 0.1,
+      options: { maxSegmentBytes: 16 * 1024 },
+      dropout: { rate: 0.5, seed: 11 },
+    });
   });
 
 const checkSplit = () =>
@@ -806,6 +865,8 @@ const CHECKS: Record<GpuCheckName, () => Promise<GpuCheckResult>> = {
   "averaged training vs CpuBackend": checkAveraged,
   "averaged training, batch size 1 with L2 folds, split buffers": checkAveragedFolds,
   "split buffers give identical training": checkSplit,
+  "training with dropout vs CpuBackend": checkDropout,
+  "averaged training with dropout, batch size 1, split buffers": checkDropoutAveraged,
   "device loss": checkDeviceLoss,
   "kernel timestamps": checkTimestamps,
 };

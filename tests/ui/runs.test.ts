@@ -22,9 +22,10 @@ function run(n: number, settings: Partial<BrowserTrainSettings>, status: Browser
 
 describe("runs", () => {
   it("summarises settings for people", () => {
-    const s = { ...DEFAULT_BROWSER_SETTINGS, lr: 0.1, lrDecay: 0, l2: 1e-3, epochs: 25, batchSize: 32, average: false };
+    const s = { ...DEFAULT_BROWSER_SETTINGS, lr: 0.1, lrDecay: 0, l2: 1e-3, epochs: 25, batchSize: 32, average: false, dropout: 0 };
     expect(settingsSummary(s)).toBe("lr 0.1, L2 0.001, 25 epochs, batch 32, 20% validation + refit");
     expect(settingsSummary({ ...s, lrDecay: 1, average: true, validationFraction: 0 })).toBe("lr 0.1, decay 1, L2 0.001, 25 epochs, batch 32, averaged");
+    expect(settingsSummary({ ...s, dropout: 0.5 })).toBe("lr 0.1, L2 0.001, 25 epochs, batch 32, dropout 0.5, 20% validation + refit");
   });
 
   it("draws each split of each phase, coloured by run", () => {

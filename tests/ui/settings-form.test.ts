@@ -10,8 +10,8 @@ describe("settings form", () => {
   });
 
   it("reads edited fields", () => {
-    const r = settingsFromFields({ ...fields, backend: "cpu", lr: "0.1", l2: "1e-3", epochs: "25", batchSize: "32", refit: false }, DEFAULT_BROWSER_SETTINGS);
-    expect(r.settings).toMatchObject({ backend: "cpu", lr: 0.1, l2: 1e-3, epochs: 25, batchSize: 32, refit: false });
+    const r = settingsFromFields({ ...fields, backend: "cpu", lr: "0.1", l2: "1e-3", epochs: "25", batchSize: "32", refit: false, dropout: "0.3" }, DEFAULT_BROWSER_SETTINGS);
+    expect(r.settings).toMatchObject({ backend: "cpu", lr: 0.1, l2: 1e-3, epochs: 25, batchSize: 32, refit: false, dropout: 0.3 });
   });
 
   it.each([
@@ -26,6 +26,8 @@ describe("settings form", () => {
     [{ lr: "10", l2: "0.5" }, /overshoots/],
     [{ validationFraction: "1" }, /validation fraction/],
     [{ backend: "tpu" }, /backend must be WebGPU or CPU/],
+    [{ dropout: "1" }, /dropout must be a number from 0 to 0.95/],
+    [{ dropout: "x" }, /dropout must be a number/],
   ])("rejects %j", (change, message) => {
     const r = settingsFromFields({ ...fields, ...change }, DEFAULT_BROWSER_SETTINGS);
     expect(r.settings).toBeNull();

@@ -294,6 +294,7 @@ export class TrainPanel extends LitElement {
         ${field("lr", "Learning rate", "step size at epoch 1")}
         ${field("lrDecay", "LR decay", "lr_e = lr / (1 + decay (e - 1)); 0 keeps it constant")}
         ${field("l2", "L2", "L2 strength lambda (the bias is not penalised)")}
+        ${field("dropout", "Dropout", "share of each review's features dropped at random in each training step (0: off)", { step: "0.1" })}
         ${field("epochs", "Epochs", "most epochs", { step: "1", min: "1" })}
         ${field("batchSize", "Batch size", "reviews per gradient step", { step: "1", min: "1" })}
         ${field("validationFraction", "Validation share", "share of train/ held out to choose the epoch count (0: none)", { step: "0.05" })}

@@ -69,7 +69,9 @@ export class HomePage extends LitElement {
       <p>
         Training minimises the cross-entropy with L2 regularisation by mini-batch gradient descent: learning rate
         ${formatSetting(t.config.lr)}${t.config.lrDecay > 0 ? ` decaying as lr / (1 + ${formatSetting(t.config.lrDecay)} × (epoch − 1))` : ""},
-        L2 ${formatSetting(t.config.l2)}, batch size ${t.config.batchSize}${t.config.average
+        L2 ${formatSetting(t.config.l2)}, batch size ${t.config.batchSize}${t.config.dropout
+          ? `, dropping ${formatPercent(t.config.dropout, 0)} of each review's features at random in each step (dropout)`
+          : ""}${t.config.average
           ? ", keeping each epoch's average of the weights it visited"
           : ""}. The number of epochs
         (${t.bestEpoch}) was chosen on a validation split of the training reviews${t.refit

@@ -183,6 +183,17 @@ export class TrainingPage extends LitElement {
         its steps, w̄ = (1/T) Σ_t w_t: plain SGD with a constant learning rate keeps bouncing around the optimum, and
         the average settles closer to it (Polyak–Ruppert averaging).
       </p>
+      <p>
+        With dropout p, each step trains on a randomly thinned copy of its reviews: every feature value is kept with
+        probability 1 − p and scaled up to keep its expected value, or set to zero,
+      </p>
+      <span class="math">x̃_ij = m_ij x_ij / (1 − p)          m_ij ~ Bernoulli(1 − p)</span>
+      <p>
+        and the step above runs on x̃ in place of x; evaluation and prediction use every feature. No single n-gram can
+        carry a review, so the weights spread over the many n-grams that say the same thing (Wager, Wang &amp; Liang, 2013:
+        dropout acts as an adaptive L2 penalty). The mask is a hash of (epoch, review, column), so the GPU draws the same
+        mask as the CPU in both its row and its column kernels.
+      </p>
       <p class="muted">
         Both backends keep w = s·v, so the shrink (1 − ηλ) is one multiply of s, and a step touches only the columns of
         the batch's n-grams: a few thousand of the millions of weights.
