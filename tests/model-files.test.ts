@@ -351,6 +351,17 @@ describe("float16 storage", () => {
     );
   });
 
+  it("decodes all 65,536 float16 bit patterns as fromHalfBits does", () => {
+    const bytes = new Uint8Array(2 * 65536);
+    for (let h = 0; h < 65536; h++) (bytes[2 * h] = h & 0xff), (bytes[2 * h + 1] = h >>> 8);
+    const decoded = halfLeBytesToFloat32(bytes);
+    for (let h = 0; h < 65536; h++) {
+      const want = Math.fround(fromHalfBits(h));
+      if (Number.isNaN(want)) expect(decoded[h]).toBeNaN();
+      else expect(Object.is(decoded[h], want), `half 0x${h.toString(16)}`).toBe(true);
+    }
+  });
+
   it("reads float16 arrays the same from aligned and unaligned bytes", () => {
     const values = Float32Array.from([0, -0, 1, -2.5, 65504, 1e-7, -3e-5, Infinity, 0.1]);
     const bytes = float32ToHalfLeBytes(values);

@@ -1,7 +1,7 @@
 // `moviesentiments predict INPUT` and `evaluate INPUT --label`, end to end in child
 // processes, with a tiny model trained from a synthetic archive in beforeAll.
 
-import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -237,6 +237,20 @@ describe("predict --out", () => {
     const be = await predict([input, "--workers", "2", "--explain", "2"]);
     expect(be.code, be.stderr).toBe(0);
     expect(be.stdout).toBe(ae.stdout);
+  });
+
+  it("gives the same output when a file of several batches starts its workers at once (over 2 MB)", async () => {
+    const filler = "the plot moves along and the cast does its job ".repeat(5);
+    const rows = Array.from({ length: 9_000 }, (_, i) => `${i},"${POSITIVE_WORDS[i % 15]} ${filler}${NEGATIVE_WORDS[(i * 7) % 15]}"`);
+    const input = file("big.csv", "id,text\n" + rows.join("\n") + "\n");
+    expect(statSync(input).size).toBeGreaterThan(2 * 1024 * 1024);
+    const a = await predict([input, "--workers", "0"]);
+    const b = await predict([input, "--workers", "2"]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toMatch(/2 threads/);
+    expect(b.stdout).toBe(a.stdout);
+    expect(csvRows(a.stdout)).toHaveLength(9_001);
   });
 });
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmptyTextError, Predictor } from "../src/core/predict.ts";
+import { rawHalves } from "../src/core/model-format.ts";
 import {
   appendJsonFields,
   CsvParser,
@@ -116,7 +117,11 @@ describe("prediction over arbitrary Unicode text", () => {
   it("small batches (no interleaved table) and large ones (with it) give the logits of the weighted rows, bit for bit", () => {
     fc.assert(
       fc.property(fc.array(anyText, { minLength: 1, maxLength: 8 }), (texts) => {
-        const direct = new Predictor(predictor.model).logits(texts);
+        const direct = new Predictor(predictor.model).logits(texts); // from the file's float16 bits
+        const plainCopy = { ...predictor.model, featureWeights: { ...predictor.model.featureWeights } };
+        expect(rawHalves(plainCopy)).toBeUndefined();
+        expect(rawHalves(predictor.model)).toBeDefined();
+        const directDecoded = new Predictor(plainCopy).logits(texts); // from the decoded arrays
         const big = Array.from({ length: 70 }, (_, i) => texts[i % texts.length]!);
         const tabled = new Predictor(predictor.model).logits(big).subarray(0, texts.length);
         const x = predictor.featurize(texts);
@@ -127,6 +132,7 @@ describe("prediction over arbitrary Unicode text", () => {
           return acc;
         });
         expect(Array.from(direct)).toEqual(byDefinition);
+        expect(Array.from(directDecoded)).toEqual(byDefinition);
         expect(Array.from(tabled)).toEqual(byDefinition);
       }),
       { numRuns: 100 },

@@ -179,7 +179,15 @@ export function halfLeBytesToFloat32(bytes: Uint8Array): Float32Array {
 let HALF_TABLE: Float32Array | null = null;
 function buildHalfTable(): Float32Array {
   const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) t[h] = fromHalfBits(h);
+  // normal and infinite/NaN halves by moving bits (the exponent rebiased from 15 to 127);
+  // zeros and subnormals (exponent field 0) through fromHalfBits
+  const bits = new Uint32Array(t.buffer);
+  for (let h = 0; h < 65536; h++) {
+    const e = (h >>> 10) & 0x1f;
+    if (e === 0) t[h] = fromHalfBits(h);
+    else if (e === 0x1f) bits[h] = ((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13);
+    else bits[h] = ((h & 0x8000) << 16) | ((e + 112) << 23) | ((h & 0x3ff) << 13);
+  }
   return t;
 }
 
@@ -280,7 +288,7 @@ export function decodeModel(
   checksum: (bytes: Uint8Array) => number = crc32,
 ): SentimentModel {
   const meta = parseMeta(metaJson, where);
-  const load = (info: ArrayInfo): Float32Array => {
+  const check = (info: ArrayInfo): Uint8Array => {
     const bytes = readFile(info.file);
     if (!bytes) throw new ModelError(`model array ${info.file} (named in ${where}) is missing`);
     if (bytes.length !== info.byteLength)
@@ -289,16 +297,71 @@ export function decodeModel(
       );
     const crc = (checksum(bytes) >>> 0).toString(16).padStart(8, "0");
     if (crc !== info.crc32) throw new ModelError(`model array ${info.file} is corrupt (checksum ${crc}, expected ${info.crc32})`);
-    return halfLeBytesToFloat32(bytes);
+    return bytes;
   };
-  return {
-    features: meta.features,
-    featureWeights: { kind: meta.featureWeighting, scale: load(meta.arrays.featureScale) },
-    weights: load(meta.arrays.weights),
-    bias: meta.bias,
-    training: meta.training,
-    metrics: meta.metrics ?? {},
-    history: meta.history ?? { selection: [], final: [] },
-    createdAt: meta.createdAt,
+  const scaleBytes = check(meta.arrays.featureScale);
+  const weightBytes = check(meta.arrays.weights);
+  return modelOverHalves(
+    {
+      features: meta.features,
+      kind: meta.featureWeighting,
+      bias: meta.bias,
+      training: meta.training,
+      metrics: meta.metrics ?? {},
+      history: meta.history ?? { selection: [], final: [] },
+      createdAt: meta.createdAt,
+    },
+    weightBytes,
+    scaleBytes,
+  );
+}
+
+/**
+ * A model whose arrays are the given little-endian float16 bytes, decoded to float32 on
+ * first use (a one-review cold start reads the few buckets it needs straight from the
+ * halves, see rawHalves). Used when loading files, and by scoring threads that share
+ * the loaded model's bytes.
+ */
+export function modelOverHalves(
+  base: Omit<SentimentModel, "weights" | "featureWeights"> & { kind: FeatureWeights["kind"] },
+  weightBytes: Uint8Array,
+  scaleBytes: Uint8Array,
+): SentimentModel {
+  let scale: Float32Array | null = null;
+  let weights: Float32Array | null = null;
+  const { kind, ...rest } = base;
+  const model: SentimentModel = {
+    ...rest,
+    featureWeights: {
+      kind,
+      get scale(): Float32Array {
+        return (scale ??= halfLeBytesToFloat32(scaleBytes));
+      },
+    },
+    get weights(): Float32Array {
+      return (weights ??= halfLeBytesToFloat32(weightBytes));
+    },
   };
+  const w16 = halvesOf(weightBytes);
+  const s16 = halvesOf(scaleBytes);
+  if (w16 && s16) RAW_HALVES.set(model, { weights: w16, scale: s16 });
+  return model;
+}
+
+const RAW_HALVES = new WeakMap<SentimentModel, { weights: Uint16Array; scale: Uint16Array }>();
+
+/** The float16 bits of an array read in place, where the platform and alignment allow. */
+function halvesOf(bytes: Uint8Array): Uint16Array | null {
+  if (!LITTLE_ENDIAN || bytes.byteOffset % 2 !== 0) return null;
+  return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 1);
+}
+
+/**
+ * A decoded model's arrays as float16 bits (weights and feature scale), with the table
+ * that turns bits into the float32 values `weights` and `featureWeights.scale` hold;
+ * undefined for models that were not decoded from files.
+ */
+export function rawHalves(model: SentimentModel): { weights: Uint16Array; scale: Uint16Array; table: Float32Array } | undefined {
+  const raw = RAW_HALVES.get(model);
+  return raw && { ...raw, table: HALF_TABLE ?? (HALF_TABLE = buildHalfTable()) };
 }

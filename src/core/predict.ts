@@ -3,7 +3,7 @@
 // weight x feature value over the review's n-grams.
 
 import { applyFeatureWeights, ngramBucket, NgramHasher } from "./features.ts";
-import type { SentimentModel } from "./model-format.ts";
+import { rawHalves, type SentimentModel } from "./model-format.ts";
 import { sigmoid } from "../cpu-reference/logistic.ts";
 import { normalizeText, scanTokens, TokenSpans } from "./text.ts";
 import type { Csr } from "./types.ts";
@@ -94,24 +94,31 @@ export class Predictor {
    * each bucket costs one random memory access instead of two.
    */
   private logitsNb(texts: readonly string[]): Float64Array {
-    const { weights, featureWeights, features, bias } = this.model;
+    const { features, bias } = this.model;
     const counts = this.hasher.hashDocuments(texts);
     const { rowPtr, colIdx } = counts;
     const out = new Float64Array(texts.length);
     // Building the interleaved table costs about as much as scoring a few hundred reviews;
-    // a cold start on one review reads the two arrays directly (the same arithmetic).
+    // a cold start on one review reads the two arrays directly (the same arithmetic), and
+    // from the model file's float16 bits where it has them, so the 2^hashBits values
+    // need not be decoded at all.
     if (!this.ratioWeight && texts.length < SMALL_BATCH) {
-      const r = featureWeights.scale;
+      const raw = rawHalves(this.model);
+      const half = raw?.table;
+      const r = raw ? null : this.model.featureWeights.scale;
+      const w = raw ? null : this.model.weights;
+      const ratioAt = (j: number): number => (raw ? half![raw.scale[j]!]! : r![j]!);
+      const weightAt = (j: number): number => (raw ? half![raw.weights[j]!]! : w![j]!);
       for (let i = 0; i < counts.nRows; i++) {
         const a = rowPtr[i]!;
         const b = rowPtr[i + 1]!;
         let norm2 = 0;
-        if (features.normalize) for (let k = a; k < b; k++) norm2 += r[colIdx[k]!]! ** 2;
+        if (features.normalize) for (let k = a; k < b; k++) norm2 += ratioAt(colIdx[k]!) ** 2;
         let acc = bias;
         const inv = features.normalize && norm2 > 0 ? 1 / Math.sqrt(norm2) : 0;
         for (let k = a; k < b; k++) {
           const j = colIdx[k]!;
-          acc += (inv > 0 ? Math.fround(r[j]! * inv) : r[j]!) * weights[j]!;
+          acc += (inv > 0 ? Math.fround(ratioAt(j) * inv) : ratioAt(j)) * weightAt(j);
         }
         out[i] = acc;
       }
@@ -119,10 +126,22 @@ export class Predictor {
     }
     let rw = this.ratioWeight;
     if (!rw) {
-      rw = new Float32Array(2 * weights.length);
-      for (let j = 0; j < weights.length; j++) {
-        rw[2 * j] = featureWeights.scale[j]!;
-        rw[2 * j + 1] = weights[j]!;
+      const raw = rawHalves(this.model);
+      if (raw) {
+        // straight from the file's float16 bits: the same values, no decoded arrays
+        const { scale, weights, table } = raw;
+        rw = new Float32Array(2 * weights.length);
+        for (let j = 0; j < weights.length; j++) {
+          rw[2 * j] = table[scale[j]!]!;
+          rw[2 * j + 1] = table[weights[j]!]!;
+        }
+      } else {
+        const { weights, featureWeights } = this.model;
+        rw = new Float32Array(2 * weights.length);
+        for (let j = 0; j < weights.length; j++) {
+          rw[2 * j] = featureWeights.scale[j]!;
+          rw[2 * j + 1] = weights[j]!;
+        }
       }
       this.ratioWeight = rw;
     }

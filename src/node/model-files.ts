@@ -63,7 +63,9 @@ export function loadModelDir(dir: string): SentimentModel {
     (name) => {
       if (!names.has(name)) return undefined;
       const p = join(dir, name);
-      return existsSync(p) ? new Uint8Array(readFileSync(p)) : undefined;
+      if (!existsSync(p)) return undefined;
+      const b = readFileSync(p); // a Buffer is a Uint8Array: read in place, not copied
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     },
     metaPath,
     nativeCrc32,

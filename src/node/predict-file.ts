@@ -608,13 +608,21 @@ function defaultWorkers(): number {
   return Math.max(0, Math.min(4, availableParallelism()));
 }
 
-function makeScorerFactory(model: SentimentModel, workers: number): { scorerFor: (n: number) => Scorer; close: () => Promise<void>; threads: () => number } {
+function makeScorerFactory(
+  model: SentimentModel,
+  workers: number,
+  inputBytes?: number,
+): { scorerFor: (n: number) => Scorer; close: () => Promise<void>; threads: () => number } {
   const inline = new InlineScorer(model);
   let pool: WorkerPool | undefined;
   const entry = workers > 0 ? workerEntry() : undefined;
+  // A file that holds several batches starts the workers now, while its first batch is
+  // read; otherwise the first batch is scored here, and workers start only when there
+  // is a second one (a short file never pays for starting threads).
+  if (entry && inputBytes !== undefined && inputBytes > 4 * BATCH_CHARS) pool = new WorkerPool(model, workers, entry);
   return {
-    // the first batch is scored here; workers start only when there is a second one
     scorerFor: (n) => {
+      if (pool) return pool;
       if (!entry || n === 0) return inline;
       pool ??= new WorkerPool(model, workers, entry);
       return pool;
@@ -665,7 +673,7 @@ async function predictFile(argv: string[], io: CliIo): Promise<number> {
     throw new InputError(`--out ${opts.out} is the input file: refusing to write over it (choose another name)`);
   const model = loadModel(opts);
   const sink = opts.out !== undefined ? await openFileSink(opts.out, inputStat) : streamSink(io.stdout ?? process.stdout);
-  const scorers = makeScorerFactory(model, workers);
+  const scorers = makeScorerFactory(model, workers, inputStat?.size);
   const bar = createProgressBar(`scoring ${input === "-" ? "stdin" : basename(input)}`, inputStat?.size, { unit: "bytes" });
   const t0 = performance.now();
   let nScored = 0;
@@ -790,7 +798,7 @@ async function evaluateFile(argv: string[], io: CliIo): Promise<number> {
   const workers = intOption(opts, "workers", defaultWorkers(), 64);
   const inputStat = input === "-" ? undefined : statInput(input);
   const model = loadModel(opts);
-  const scorers = makeScorerFactory(model, workers);
+  const scorers = makeScorerFactory(model, workers, inputStat?.size);
   const bar = createProgressBar(`scoring ${input === "-" ? "stdin" : basename(input)}`, inputStat?.size, { unit: "bytes" });
   let labels = new Uint8Array(1 << 16);
   let probs = new Float64Array(1 << 16);

@@ -1,7 +1,8 @@
 // Scoring batches of texts, on this thread or on worker threads.
 //
 // The model's two arrays are copied once into SharedArrayBuffers that every worker reads,
-// so N workers cost N hashers, not N models. A worker is the CLI bundle itself, started
+// so N workers cost N hashers, not N models. A model loaded from files shares its float16
+// bytes (half the size, and nothing to decode on this thread); any other its float32 arrays. A worker is the CLI bundle itself, started
 // with a tag in workerData: `moviesentiments predict` run inside such a worker serves
 // score requests instead of reading files (see runScoreWorker). Running from TypeScript
 // sources (tests) there is no bundle to start, and scoring stays on this thread.
@@ -10,7 +11,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Predictor, type Contribution } from "../core/predict.ts";
-import type { SentimentModel } from "../core/model-format.ts";
+import { modelOverHalves, rawHalves, type SentimentModel } from "../core/model-format.ts";
 import type { FeatureConfig } from "../core/features.ts";
 
 export const WORKER_TAG = "moviesentiments-score-worker";
@@ -65,6 +66,8 @@ interface WorkerModel {
   features: FeatureConfig;
   kind: "nb" | "tfidf";
   bias: number;
+  /** "f16": little-endian float16 bytes; "f32": float32 values */
+  dtype: "f16" | "f32";
   scale: SharedArrayBuffer;
   weights: SharedArrayBuffer;
 }
@@ -82,9 +85,9 @@ interface Request {
 
 type Reply = { id: number; ok: true; result: ScoreResult } | { id: number; ok: false; message: string };
 
-function shared(a: Float32Array): SharedArrayBuffer {
+function shared(a: Float32Array | Uint16Array): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(a.byteLength);
-  new Float32Array(sab).set(a);
+  new Uint8Array(sab).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   return sab;
 }
 
@@ -115,14 +118,16 @@ export class WorkerPool implements Scorer {
 
   constructor(model: SentimentModel, threads: number, entryUrl: string) {
     this.threads = threads;
+    const raw = rawHalves(model);
     const init: WorkerInit = {
       tag: WORKER_TAG,
       model: {
         features: model.features,
         kind: model.featureWeights.kind,
         bias: model.bias,
-        scale: shared(model.featureWeights.scale),
-        weights: shared(model.weights),
+        dtype: raw ? "f16" : "f32",
+        scale: shared(raw ? raw.scale : model.featureWeights.scale),
+        weights: shared(raw ? raw.weights : model.weights),
       },
     };
     // The worker imports the CLI bundle and runs `predict`, which sees the tag and serves.
@@ -183,12 +188,28 @@ export function isScoreWorker(): boolean {
 export function runScoreWorker(): Promise<number> {
   const init = workerData as WorkerInit;
   const m = init.model;
-  const model = {
-    features: m.features,
-    featureWeights: { kind: m.kind, scale: new Float32Array(m.scale) },
-    weights: new Float32Array(m.weights),
-    bias: m.bias,
-  } as SentimentModel;
+  const model =
+    m.dtype === "f16"
+      ? modelOverHalves(
+          {
+            features: m.features,
+            kind: m.kind,
+            bias: m.bias,
+            // a scoring thread needs none of the training record
+            training: undefined as unknown as SentimentModel["training"],
+            metrics: {},
+            history: { selection: [], final: [] },
+            createdAt: "",
+          },
+          new Uint8Array(m.weights),
+          new Uint8Array(m.scale),
+        )
+      : ({
+          features: m.features,
+          featureWeights: { kind: m.kind, scale: new Float32Array(m.scale) },
+          weights: new Float32Array(m.weights),
+          bias: m.bias,
+        } as SentimentModel);
   const predictor = new Predictor(model);
   const port = parentPort!;
   return new Promise<number>((resolve) => {
