@@ -83,7 +83,9 @@ function emptyResult(system: SystemResult["system"], label: string): SystemResul
 async function runOurs(kind: "webgpu" | "cpu", sets: OurSets, o: BrowserBenchOptions): Promise<SystemResult> {
   const res = emptyResult(kind, kind === "webgpu" ? "this project, WebGPU backend" : "this project, CPU reference backend");
   const cfg = DEFAULT_TRAIN;
-  res.notes.push(`batch ${cfg.batchSize}, lr ${cfg.lr}, L2 ${cfg.l2}, averaging ${cfg.average ? "on" : "off"}, 1-3-gram NB features (2^${DEFAULT_FEATURES.hashBits})`);
+  res.notes.push(
+    `batch ${cfg.batchSize}, lr ${cfg.lr}, L2 ${cfg.l2}, dropout ${cfg.dropout ?? 0}, averaging ${cfg.average ? "on" : "off"}, 1-3-gram NB features (2^${DEFAULT_FEATURES.hashBits})`,
+  );
   let backend: TrainingBackend | undefined;
   onPartial(res);
   const t0 = now();
@@ -99,7 +101,8 @@ async function runOurs(kind: "webgpu" | "cpu", sets: OurSets, o: BrowserBenchOpt
       x: selectRows(sets.fit.x, schedule.rowOrder),
       y: Uint8Array.from(schedule.rowOrder, (i) => sets.fit.y[i]!),
     };
-    await backend.load({ train, batchSize: cfg.batchSize, evalSets: [sets.validation, sets.test], average: cfg.average === true });
+    const dropout = cfg.dropout ? { rate: cfg.dropout, seed: cfg.seed } : undefined;
+    await backend.load({ train, batchSize: cfg.batchSize, evalSets: [sets.validation, sets.test], average: cfg.average === true, dropout });
     res.setupMs = now() - t0;
     let trainedMs = 0;
     for (let epoch = 1; epoch <= o.maxEpochs; epoch++) {

@@ -93,13 +93,24 @@ export class CpuBackend implements TrainingBackend {
     this.epoch++;
     const d = data.dropout;
     const mask = d && d.rate > 0 ? { seed: epochDropoutSeed(d.seed, this.epoch), threshold: dropoutThreshold(d.rate), keepScale: dropoutScale(d.rate) } : null;
-    if (data.average === true) return this.trainEpochAveraged(data, batchOrder, lr, l2, mask);
-    return mask ? this.trainEpochPlainDropout(data, batchOrder, lr, l2, mask) : this.trainEpochPlain(data, batchOrder, lr, l2);
+    return data.average === true ? this.trainEpochAveraged(data, batchOrder, lr, l2, mask) : this.trainEpochPlain(data, batchOrder, lr, l2, mask);
   }
 
-  private trainEpochPlain(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number): number {
+  /** The kept-feature bytes for this epoch's masks (one per non-zero of the training set). */
+  private maskBytes(nnz: number): Uint8Array {
+    if (this.kept.length < nnz) this.kept = new Uint8Array(nnz);
+    return this.kept;
+  }
+
+  /** Plain steps; with a dropout mask, dropped features are skipped in both passes. */
+  private trainEpochPlain(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask | null): number {
     const { x, y } = data.train;
     const { rowPtr, colIdx, values } = x;
+    const seed = mask?.seed ?? 0;
+    const threshold = mask?.threshold ?? 0;
+    const keepScale = mask?.keepScale ?? 1;
+    const masked = mask !== null;
+    const kept = masked ? this.maskBytes(colIdx.length) : this.kept;
     const v = this.v;
     const r = this.r;
     let lossTotal = 0;
@@ -113,7 +124,17 @@ export class CpuBackend implements TrainingBackend {
       for (let i = start; i < end; i++) {
         let acc = 0;
         const qEnd = rowPtr[i + 1]!;
-        for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * v[colIdx[q]!]!;
+        if (masked) {
+          for (let q = rowPtr[i]!; q < qEnd; q++) {
+            const j = colIdx[q]!;
+            const keep = dropoutHash(seed, i, j) >>> 8 >= threshold;
+            kept[q] = keep ? 1 : 0;
+            if (keep) acc += values[q]! * v[j]!;
+          }
+          acc *= keepScale;
+        } else {
+          for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * v[colIdx[q]!]!;
+        }
         const zi = this.s * acc + this.b;
         const ri = sigmoid(zi) - y[i]!;
         r[i - start] = ri;
@@ -125,52 +146,12 @@ export class CpuBackend implements TrainingBackend {
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
       for (let i = start; i < end; i++) {
-        const c = step * r[i - start]!;
-        const qEnd = rowPtr[i + 1]!;
-        for (let q = rowPtr[i]!; q < qEnd; q++) v[colIdx[q]!]! -= c * values[q]!;
-      }
-      this.b -= (lr * rSum) / n;
-      if (this.s < 1e-3) this.foldScale();
-    }
-    return lossTotal / batchOrder.length;
-  }
-
-  /** trainEpochPlain with the epoch's dropout mask (see the header). */
-  private trainEpochPlainDropout(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask): number {
-    const { x, y } = data.train;
-    const { rowPtr, colIdx, values } = x;
-    const { seed, threshold, keepScale } = mask;
-    const v = this.v;
-    const r = this.r;
-    let lossTotal = 0;
-    for (let k = 0; k < batchOrder.length; k++) {
-      const start = batchOrder[k]! * data.batchSize;
-      const end = Math.min(start + data.batchSize, x.nRows);
-      const n = end - start;
-      let lossSum = 0;
-      let rSum = 0;
-      for (let i = start; i < end; i++) {
-        let acc = 0;
-        const qEnd = rowPtr[i + 1]!;
-        for (let q = rowPtr[i]!; q < qEnd; q++) {
-          const j = colIdx[q]!;
-          if (dropoutHash(seed, i, j) >>> 8 >= threshold) acc += values[q]! * v[j]!;
-        }
-        const zi = this.s * keepScale * acc + this.b;
-        const ri = sigmoid(zi) - y[i]!;
-        r[i - start] = ri;
-        rSum += ri;
-        lossSum += binaryCrossEntropyWithLogits(zi, y[i]!);
-      }
-      lossTotal += lossSum / n;
-      this.s *= 1 - lr * l2;
-      const step = lr / (n * this.s);
-      for (let i = start; i < end; i++) {
         const c = step * r[i - start]! * keepScale;
         const qEnd = rowPtr[i + 1]!;
-        for (let q = rowPtr[i]!; q < qEnd; q++) {
-          const j = colIdx[q]!;
-          if (dropoutHash(seed, i, j) >>> 8 >= threshold) v[j]! -= c * values[q]!;
+        if (masked) {
+          for (let q = rowPtr[i]!; q < qEnd; q++) if (kept[q] !== 0) v[colIdx[q]!]! -= c * values[q]!;
+        } else {
+          for (let q = rowPtr[i]!; q < qEnd; q++) v[colIdx[q]!]! -= c * values[q]!;
         }
       }
       this.b -= (lr * rSum) / n;
@@ -191,8 +172,7 @@ export class CpuBackend implements TrainingBackend {
     const threshold = mask?.threshold ?? 0;
     const keepScale = mask?.keepScale ?? 1;
     const masked = mask !== null;
-    if (masked && this.kept.length < colIdx.length) this.kept = new Uint8Array(colIdx.length);
-    const kept = this.kept;
+    const kept = masked ? this.maskBytes(colIdx.length) : this.kept;
     const cols = this.cols;
     const r = this.r;
     // every account starts the epoch empty, settled at P = 0
