@@ -3,7 +3,7 @@
 // Each check gets a fresh device, records validation errors in an error scope, and
 // destroys its buffers and device at the end.
 
-import type { Csr } from "../../src/core/types.ts";
+import type { Csr, EvalSums, TrainingBackend } from "../../src/core/types.ts";
 import { permutation } from "../../src/core/random.ts";
 import { CpuBackend } from "../../src/cpu-reference/backend.ts";
 import { evaluateCsr, gradientCsr, lossAndResidual, predictCsr, spmvCsr, updateWeights } from "../../src/cpu-reference/logistic.ts";
@@ -520,6 +520,19 @@ function accuracy(s: { tp: number; tn: number; n: number }): number {
   return (100 * (s.tp + s.tn)) / s.n;
 }
 
+/**
+ * After training on both backends: the held-out test set's accuracy (within 0.1 point),
+ * loss sum (1e-4 relative) and probabilities (1e-4); returns both evaluations.
+ */
+async function compareTestSet(report: Report, cpu: TrainingBackend, gpu: TrainingBackend): Promise<{ ce: EvalSums; ge: EvalSums }> {
+  const ce = await cpu.evaluate("test");
+  const ge = await gpu.evaluate("test");
+  report.scalar("test accuracy (points)", accuracy(ge), accuracy(ce), 0.1);
+  report.scalar("test loss sum", ge.lossSum, ce.lossSum, 1e-4 * ce.lossSum);
+  report.compare("test probabilities", await gpu.predict("test"), await cpu.predict("test"), () => 1e-4);
+  return { ce, ge };
+}
+
 const checkTraining = () =>
   runCheck("weights: |gpu - cpu| <= 1e-4 + 1e-3 |cpu|; epoch loss 1e-4 relative; held-out accuracy within 0.1 point", async (report, result) => {
     const problem = syntheticProblem(TRAIN.seed, TRAIN.nTrain, TRAIN.nTest, TRAIN.nCols);
@@ -546,13 +559,7 @@ const checkTraining = () =>
       report.scalar("bias", gw.bias, cw.bias, 1e-4 + 1e-3 * Math.abs(cw.bias));
       let maxW = 0;
       for (const wj of cw.weights) maxW = Math.max(maxW, Math.abs(wj));
-      const ce = await cpu.evaluate("test");
-      const ge = await gpu.evaluate("test");
-      report.scalar("test accuracy (points)", accuracy(ge), accuracy(ce), 0.1);
-      report.scalar("test loss sum", ge.lossSum, ce.lossSum, 1e-4 * ce.lossSum);
-      const cp = await cpu.predict("test");
-      const gp = await gpu.predict("test");
-      report.compare("test probabilities", gp, cp, () => 1e-4);
+      const { ce, ge } = await compareTestSet(report, cpu, gpu);
       const trainEval = await gpu.evaluate("train");
       report.check(trainEval.n === TRAIN.nTrain, "evaluate('train') covers the training set");
       const epochs = timings.filter((t) => t.op === "trainEpoch");
@@ -646,13 +653,7 @@ async function averagedRun(
       );
     }
     report.check(maxAvgVsLast > 100 * AVG_ABS, `the average is too close to the last iterate (max diff ${maxAvgVsLast}) to test anything`);
-    const ce = await cpu.evaluate("test");
-    const ge = await gpu.evaluate("test");
-    report.scalar("test accuracy (points)", accuracy(ge), accuracy(ce), 0.1);
-    report.scalar("test loss sum", ge.lossSum, ce.lossSum, 1e-4 * ce.lossSum);
-    const cp = await cpu.predict("test");
-    const gp = await gpu.predict("test");
-    report.compare("test probabilities", gp, cp, () => 1e-4);
+    await compareTestSet(report, cpu, gpu);
     const ct = await cpu.evaluate("train");
     const gt = await gpu.evaluate("train");
     report.scalar("train accuracy (points)", accuracy(gt), accuracy(ct), 0.1);
@@ -736,10 +737,7 @@ const checkDropout = () =>
       for (let j = 0; j < cw.weights.length; j++) maxDiff = Math.max(maxDiff, Math.abs(cw.weights[j]! - nw.weights[j]!));
       report.check(maxDiff > 0.01, `dropout changed the weights by only ${maxDiff}: the mask does nothing`);
       report.notes.push(`max |w(dropout) - w(no dropout)| on the CPU: ${maxDiff.toExponential(2)}`);
-      const ce = await cpu.evaluate("test");
-      const ge = await gpu.evaluate("test");
-      report.scalar("test accuracy (points)", accuracy(ge), accuracy(ce), 0.1);
-      report.compare("test probabilities", await gpu.predict("test"), await cpu.predict("test"), () => 1e-4);
+      await compareTestSet(report, cpu, gpu);
     });
     cpu.dispose();
     noDropout.dispose();
