@@ -1,21 +1,16 @@
 // End to end: the production build served by scripts/serve.js, in headless Chromium
 // with WebGPU on SwiftShader. Every page renders without console errors; predictions,
 // escaping, training on both backends, saving, downloading and bad drops work.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadImdbFromTarGz } from "../../src/core/dataset.ts";
-import { DEFAULT_PIPELINE, trainPipeline } from "../../src/core/pipeline.ts";
 import { Predictor } from "../../src/core/predict.ts";
-import { CpuBackend } from "../../src/cpu-reference/backend.ts";
-import { loadModelDir, saveModelDir } from "../../src/node/model-files.ts";
-import { runSweep } from "../../src/node/sweep.ts";
-import { browserSkipReason, launchBrowser, type LaunchedBrowser } from "../helpers/browser.ts";
-import { makeImdbArchive, streamOf } from "../helpers/make-archive.ts";
-import { artifactPath, buildApp, byId, DEEP_QUERY, setValue, textOf, until, waitFor } from "./app-helpers.ts";
-import { ROOT, startServe, type Served } from "./serve-helper.ts";
+import { loadModelDir } from "../../src/node/model-files.ts";
+import { browserSkipReason, type LaunchedBrowser } from "../helpers/browser.ts";
+import { artifactPath, byId, setValue, textOf, until, waitFor } from "./app-helpers.ts";
+import { openApp, startAppFixture, watchPage, type AppFixture } from "./app-fixture.ts";
+import type { Served } from "./serve-helper.ts";
 
 const skipReason = browserSkipReason();
 if (skipReason) console.warn(`app end-to-end tests: ${skipReason}`);
@@ -33,71 +28,29 @@ describe.skipIf(skipReason !== undefined)(`the web app, end to end${skipReason ?
   let launched: LaunchedBrowser;
   let browser: Browser;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[] = [];
+  let fixture: AppFixture | undefined;
   let archivePath: string;
   let downloads: string;
 
   beforeAll(async () => {
-    tmp = mkdtempSync(join(tmpdir(), "ms-e2e-"));
+    fixture = await startAppFixture("ms-e2e-");
+    ({ tmp, served, launched, archivePath } = fixture);
     downloads = join(tmp, "downloads");
     mkdirSync(downloads);
-    const data = await loadImdbFromTarGz(streamOf(makeImdbArchive(40, 11)));
-    const args: string[] = [];
-    // the shipped records when they exist; small stand-ins trained here otherwise
-    if (!existsSync(join(ROOT, "model", "model.json"))) {
-      const model = await trainPipeline(
-        data,
-        { ...DEFAULT_PIPELINE, features: { ...DEFAULT_PIPELINE.features, hashBits: 14 }, training: { ...DEFAULT_PIPELINE.training, epochs: 3, batchSize: 4 } },
-        () => new CpuBackend(),
-      );
-      saveModelDir(join(tmp, "model"), model);
-      args.push("--model", join(tmp, "model"));
-    }
-    if (!existsSync(join(ROOT, "records", "sweep.json"))) {
-      await runSweep(
-        data,
-        { ...DEFAULT_PIPELINE, features: { ...DEFAULT_PIPELINE.features, hashBits: 12 }, training: { ...DEFAULT_PIPELINE.training, batchSize: 8 } },
-        { outFile: join(tmp, "records", "sweep.json"), epochs: 12, log: () => {}, makeBackend: async () => new CpuBackend() },
-      );
-      args.push("--records", join(tmp, "records"));
-    }
-    archivePath = join(tmp, "small-imdb.tar.gz");
-    writeFileSync(archivePath, makeImdbArchive(60, 3));
-    buildApp(join(tmp, "app"));
-    // the server also offers the small archive, as `npm start -- --data FILE` does
-    served = await startServe(["--dir", join(tmp, "app"), "--data", archivePath, ...args]);
-    launched = await launchBrowser();
     browser = launched.browser;
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console error: ${m.text()}`);
-      else if (m.type() === "warn") console.warn(`[page] ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`uncaught: ${e instanceof Error ? e.message : String(e)}`));
-    page.on("requestfailed", (r) => {
-      // downloads of blob: URLs are reported as aborted requests
-      if (!r.url().startsWith("blob:")) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-    });
-    page.on("response", (r) => {
-      if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-    });
+    problems = watchPage(page);
     const cdp = await page.createCDPSession();
     await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
   }, 180_000);
 
   afterAll(async () => {
-    await launched?.close();
-    served?.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    await fixture?.close();
   });
 
-  /** A fresh load of the app at `hash` (a goto to the same URL with another hash would not reload). */
-  async function open(hash: string): Promise<void> {
-    await page.goto("about:blank");
-    await page.goto(`${served.url}${hash}`, { waitUntil: "load" });
-    await page.evaluate(DEEP_QUERY);
-  }
+  const open = (hash: string) => openApp(page, served, hash);
 
   async function navigate(hash: string): Promise<void> {
     // in-app navigation keeps the page's state (runs live in memory)

@@ -7,19 +7,16 @@
 //   - the WebGPU device lost in the middle of a run (a test hook, on with ?test-hooks);
 //   - a 10 MB review pasted into Make Prediction.
 // Where no Chromium exists the tests skip with that reason (on CI, CI=true, they fail).
-import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadImdbFromTarGz } from "../../src/core/dataset.ts";
-import { DEFAULT_PIPELINE, trainPipeline } from "../../src/core/pipeline.ts";
-import { CpuBackend } from "../../src/cpu-reference/backend.ts";
-import { saveModelDir } from "../../src/node/model-files.ts";
-import { browserSkipReason, CHROMIUM_ARGS, findChromium, launchBrowser, type LaunchedBrowser } from "../helpers/browser.ts";
-import { makeImdbArchive, makeTarGz, streamOf } from "../helpers/make-archive.ts";
-import { artifactPath, buildApp, byId, DEEP_QUERY, setValue, textOf, until, waitFor } from "./app-helpers.ts";
-import { ROOT, startServe, type Served } from "./serve-helper.ts";
+import { browserSkipReason, CHROMIUM_ARGS, findChromium, type LaunchedBrowser } from "../helpers/browser.ts";
+import { makeImdbArchive, makeTarGz } from "../helpers/make-archive.ts";
+import { artifactPath, byId, setValue, textOf, until, waitFor } from "./app-helpers.ts";
+import { openApp, startAppFixture, watchPage, type AppFixture } from "./app-fixture.ts";
+import type { Served } from "./serve-helper.ts";
 
 const skipReason = browserSkipReason();
 if (skipReason) console.warn(`robustness end-to-end tests: ${skipReason}`);
@@ -29,19 +26,8 @@ type DeepWindow = Window & { __deepAll(selector: string): HTMLElement[] };
 /** Console errors the page is expected to log in a test (the backend logs a device loss). */
 const EXPECTED_ERRORS = [/The WebGPU device was lost/];
 
-/** Watches a page for console errors, uncaught exceptions and failed requests. */
-function watch(page: Page): string[] {
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error" && !EXPECTED_ERRORS.some((re) => re.test(m.text()))) problems.push(`console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`uncaught: ${e instanceof Error ? e.message : String(e)}`));
-  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  return problems;
-}
+/** Watches a page for console errors (but the expected ones), uncaught exceptions and failed requests. */
+const watch = (page: Page): string[] => watchPage(page, EXPECTED_ERRORS);
 
 const runStatus = (page: Page, id: string, timeout = 120_000) =>
   until(
@@ -56,33 +42,16 @@ describe.skipIf(skipReason !== undefined)(`the web app under bad input and faili
   let launched: LaunchedBrowser;
   let browser: Browser;
   let archivePath: string;
+  let fixture: AppFixture | undefined;
 
   beforeAll(async () => {
-    tmp = mkdtempSync(join(tmpdir(), "ms-robust-"));
-    const args: string[] = [];
-    // the shipped model when it exists; a small stand-in trained here otherwise
-    if (!existsSync(join(ROOT, "model", "model.json"))) {
-      const data = await loadImdbFromTarGz(streamOf(makeImdbArchive(40, 11)));
-      const model = await trainPipeline(
-        data,
-        { ...DEFAULT_PIPELINE, features: { ...DEFAULT_PIPELINE.features, hashBits: 14 }, training: { ...DEFAULT_PIPELINE.training, epochs: 3, batchSize: 4 } },
-        () => new CpuBackend(),
-      );
-      saveModelDir(join(tmp, "model"), model);
-      args.push("--model", join(tmp, "model"));
-    }
-    archivePath = join(tmp, "small-imdb.tar.gz");
-    writeFileSync(archivePath, makeImdbArchive(60, 3));
-    buildApp(join(tmp, "app"));
-    served = await startServe(["--dir", join(tmp, "app"), "--data", archivePath, ...args]);
-    launched = await launchBrowser();
+    fixture = await startAppFixture("ms-robust-");
+    ({ tmp, served, launched, archivePath } = fixture);
     browser = launched.browser;
   }, 180_000);
 
   afterAll(async () => {
-    await launched?.close();
-    served?.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   async function newPage(b: Browser = browser): Promise<{ page: Page; problems: string[] }> {
@@ -91,12 +60,7 @@ describe.skipIf(skipReason !== undefined)(`the web app under bad input and faili
     return { page, problems: watch(page) };
   }
 
-  /** A fresh load of the app at `path` (query and hash). */
-  async function open(page: Page, path: string): Promise<void> {
-    await page.goto("about:blank");
-    await page.goto(`${served.url}${path}`, { waitUntil: "load" });
-    await page.evaluate(DEEP_QUERY);
-  }
+  const open = (page: Page, path: string) => openApp(page, served, path);
 
   /** Read the archive the server offers and train it on the CPU for two epochs: run r1. */
   async function trainFirstModel(page: Page): Promise<void> {
