@@ -1,8 +1,9 @@
 // Scoring batches of texts, on this thread or on worker threads.
 //
 // The model's two arrays are copied once into SharedArrayBuffers that every worker reads,
-// so N workers cost N hashers, not N models. A model loaded from files shares its float16
-// bytes (half the size, and nothing to decode on this thread); any other its float32 arrays. A worker is the CLI bundle itself, started
+// so N workers cost N hashers, not N models. A model loaded from files shares its
+// float16 bytes (half the size, and nothing to decode on this thread); any other model
+// shares its float32 arrays. A worker is the CLI bundle itself, started
 // with a tag in workerData: `moviesentiments predict` run inside such a worker serves
 // score requests instead of reading files (see runScoreWorker). Running from TypeScript
 // sources (tests) there is no bundle to start, and scoring stays on this thread.
