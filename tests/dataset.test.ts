@@ -24,7 +24,10 @@ import {
   type TarFile,
 } from "./helpers/make-archive.ts";
 
-const REAL_ARCHIVE = path.resolve(__dirname, "../../shared/data/aclImdb_v1.tar.gz");
+// the real archive: $MOVIESENTIMENTS_DATA when it names a .tar.gz, else ../shared/data beside the repository
+const REAL_ARCHIVE = /\.tar\.gz$/.test(process.env.MOVIESENTIMENTS_DATA ?? "")
+  ? path.resolve(process.env.MOVIESENTIMENTS_DATA!)
+  : path.resolve(__dirname, "../../shared/data/aclImdb_v1.tar.gz");
 const realExists = existsSync(REAL_ARCHIVE);
 
 async function load(bytes: Uint8Array): Promise<ImdbDataset> {
@@ -305,10 +308,10 @@ describe("stratifiedSplit", () => {
 
 describe("the real IMDB archive", () => {
   if (!realExists) {
-    console.warn(`skipping the real-archive test: ${REAL_ARCHIVE} is absent (see ../shared/data/README.md)`);
+    console.warn(`skipping the real-archive test: ${REAL_ARCHIVE} is absent (set MOVIESENTIMENTS_DATA, or see ../shared/data/README.md)`);
   }
   it.skipIf(!realExists)(
-    `reads 12,500 reviews per split and class from ../shared/data/aclImdb_v1.tar.gz (skipped when that file is absent)`,
+    `reads 12,500 reviews per split and class from the real archive (skipped when it is absent)`,
     async () => {
       const start = performance.now();
       const data = await loadImdb(REAL_ARCHIVE);
