@@ -27,7 +27,7 @@
 // z_i = s (1/(1-p)) sum_{kept q} x_q v_q + b, and only kept columns are updated, with
 // x~_q = x_q / (1-p). Row i is the row's index in the loaded training set.
 
-import type { BackendData, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
+import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 import {
   binaryCrossEntropyWithLogits,
   dropoutHash,
@@ -44,6 +44,30 @@ interface EpochMask {
   seed: number;
   threshold: number;
   keepScale: number;
+}
+
+/**
+ * The forward product of training row i, x_i . w, with w_j read at w[stride j] (1 for
+ * the plain weights, 4 for the averaging records). With a dropout mask only the kept
+ * features count, the row's mask is written to kept[q] for the update to read back, and
+ * the sum is scaled by 1/(1-p): x~_i . w.
+ */
+function rowDot(x: Csr, i: number, w: Float32Array | Float64Array, stride: number, mask: EpochMask | null, kept: Uint8Array): number {
+  const { rowPtr, colIdx, values } = x;
+  const qEnd = rowPtr[i + 1]!;
+  let acc = 0;
+  if (mask === null) {
+    for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * w[stride * colIdx[q]!]!;
+    return acc;
+  }
+  const { seed, threshold } = mask;
+  for (let q = rowPtr[i]!; q < qEnd; q++) {
+    const j = colIdx[q]!;
+    const keep = dropoutHash(seed, i, j) >>> 8 >= threshold;
+    kept[q] = keep ? 1 : 0;
+    if (keep) acc += values[q]! * w[stride * j]!;
+  }
+  return acc * mask.keepScale;
 }
 
 export class CpuBackend implements TrainingBackend {
@@ -106,8 +130,6 @@ export class CpuBackend implements TrainingBackend {
   private trainEpochPlain(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask | null): number {
     const { x, y } = data.train;
     const { rowPtr, colIdx, values } = x;
-    const seed = mask?.seed ?? 0;
-    const threshold = mask?.threshold ?? 0;
     const keepScale = mask?.keepScale ?? 1;
     const masked = mask !== null;
     const kept = masked ? this.maskBytes(colIdx.length) : this.kept;
@@ -122,20 +144,7 @@ export class CpuBackend implements TrainingBackend {
       let lossSum = 0;
       let rSum = 0;
       for (let i = start; i < end; i++) {
-        let acc = 0;
-        const qEnd = rowPtr[i + 1]!;
-        if (masked) {
-          for (let q = rowPtr[i]!; q < qEnd; q++) {
-            const j = colIdx[q]!;
-            const keep = dropoutHash(seed, i, j) >>> 8 >= threshold;
-            kept[q] = keep ? 1 : 0;
-            if (keep) acc += values[q]! * v[j]!;
-          }
-          acc *= keepScale;
-        } else {
-          for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * v[colIdx[q]!]!;
-        }
-        const zi = this.s * acc + this.b;
+        const zi = this.s * rowDot(x, i, v, 1, mask, kept) + this.b;
         const ri = sigmoid(zi) - y[i]!;
         r[i - start] = ri;
         rSum += ri;
@@ -168,8 +177,6 @@ export class CpuBackend implements TrainingBackend {
   private trainEpochAveraged(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask | null): number {
     const { x, y } = data.train;
     const { rowPtr, colIdx, values } = x;
-    const seed = mask?.seed ?? 0;
-    const threshold = mask?.threshold ?? 0;
     const keepScale = mask?.keepScale ?? 1;
     const masked = mask !== null;
     const kept = masked ? this.maskBytes(colIdx.length) : this.kept;
@@ -190,21 +197,8 @@ export class CpuBackend implements TrainingBackend {
       let lossSum = 0;
       let rSum = 0;
       for (let i = start; i < end; i++) {
-        let acc = 0;
-        const qEnd = rowPtr[i + 1]!;
-        if (masked) {
-          // draw the row's mask once; the update below reads it back
-          for (let q = rowPtr[i]!; q < qEnd; q++) {
-            const j = colIdx[q]!;
-            const keep = dropoutHash(seed, i, j) >>> 8 >= threshold;
-            kept[q] = keep ? 1 : 0;
-            if (keep) acc += values[q]! * cols[4 * j]!;
-          }
-          acc *= keepScale;
-        } else {
-          for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * cols[4 * colIdx[q]!]!;
-        }
-        const zi = this.s * acc + this.b;
+        // with dropout, this draws the row's mask into kept; the update below reads it back
+        const zi = this.s * rowDot(x, i, cols, 4, mask, kept) + this.b;
         const ri = sigmoid(zi) - y[i]!;
         r[i - start] = ri;
         rSum += ri;
