@@ -71,21 +71,9 @@ def run_nb(path, limit, c):
     t1 = time.perf_counter()
     pred = clf.predict(vec.transform(xte_text) @ scale)
     predict_s = time.perf_counter() - t1
-    acc = float((pred == np.asarray(yte)).mean())
-    size = model_size(vec, r, clf)
-    return {
-        "system": "sklearn-nb",
-        "train_s": train_s,
-        "read_s": t_read,
-        "accuracy": acc,
-        "predict_s": predict_s,
-        "predict_per_s": len(xte_text) / predict_s,
-        "n_train": len(xtr_text),
-        "n_test": len(xte_text),
-        "n_features": int(xtr.shape[1]),
-        "model_bytes": size,
-        "C": c,
-    }
+    out = result("sklearn-nb", train_s, t_read, pred, yte, predict_s, len(xtr_text), xtr, model_size(vec, r, clf))
+    out["C"] = c
+    return out
 
 
 def run_tfidf(path, limit):
@@ -105,18 +93,24 @@ def run_tfidf(path, limit):
     t1 = time.perf_counter()
     pred = clf.predict(vec.transform(xte_text))
     predict_s = time.perf_counter() - t1
-    acc = float((pred == np.asarray(yte)).mean())
+    return result("sklearn-tfidf", train_s, t_read, pred, yte, predict_s, len(xtr_text), xtr, model_size(vec, None, clf))
+
+
+def result(system, train_s, read_s, pred, yte, predict_s, n_train, xtr, model_bytes):
+    """One pipeline's line of figures: timings, test accuracy of pred, sizes."""
+    import numpy as np
+
     return {
-        "system": "sklearn-tfidf",
+        "system": system,
         "train_s": train_s,
-        "read_s": t_read,
-        "accuracy": acc,
+        "read_s": read_s,
+        "accuracy": float((pred == np.asarray(yte)).mean()),
         "predict_s": predict_s,
-        "predict_per_s": len(xte_text) / predict_s,
-        "n_train": len(xtr_text),
-        "n_test": len(xte_text),
+        "predict_per_s": len(yte) / predict_s,
+        "n_train": n_train,
+        "n_test": len(yte),
         "n_features": int(xtr.shape[1]),
-        "model_bytes": model_size(vec, None, clf),
+        "model_bytes": model_bytes,
     }
 
 
