@@ -24,7 +24,17 @@ import {
 } from "./features.ts";
 import { binaryMetrics } from "./metrics.ts";
 import { roundToHalf, type SentimentModel } from "./model-format.ts";
-import { DEFAULT_TRAIN, InvalidSettingsError, trainLoop, validateTrainConfig, type EpochRecord, type TrainConfig } from "./train.ts";
+import {
+  betterValidation,
+  DEFAULT_TRAIN,
+  InvalidSettingsError,
+  trainLoop,
+  validateTrainConfig,
+  type EpochRecord,
+  type SetMetrics,
+  type TrainConfig,
+  type TrainResult,
+} from "./train.ts";
 import type { Csr, LabelledSet, Review, TrainingBackend } from "./types.ts";
 
 export interface PipelineOptions {
@@ -52,6 +62,54 @@ export interface PipelineHooks {
   onEpoch?: (stage: "select" | "refit", record: EpochRecord) => void;
   shouldStop?: () => boolean;
   now?: () => number;
+}
+
+/** How the pipeline runs: nothing here changes the model it returns. */
+export interface PipelineExecution {
+  /**
+   * Run the refit alongside the selection, not after it: worth it when each backend has
+   * a thread (or device) of its own. Refit epoch e starts once the selection has found a
+   * best epoch >= e (the epoch count it ends up choosing can only be larger), and the
+   * refit stops when the selection has ended and e is past its choice. So the refit runs
+   * exactly the epochs it runs in order, and the model is the same, bit for bit.
+   */
+  concurrentRefit?: boolean;
+}
+
+/**
+ * Lets refit epoch e start when the selection running alongside is sure to choose at
+ * least e epochs; answers false for the epochs past its final choice.
+ */
+export class EpochGate {
+  private bestSoFar = 0;
+  private chosen: number | null = null;
+  private waiting: (() => void)[] = [];
+
+  /** the selection's best epoch so far (it only moves forward) */
+  best(epoch: number): void {
+    this.bestSoFar = Math.max(this.bestSoFar, epoch);
+    this.wake();
+  }
+
+  /** the selection has ended and chose this many epochs (0: it failed, run nothing more) */
+  end(chosen: number): void {
+    this.chosen = chosen;
+    this.wake();
+  }
+
+  async allows(epoch: number): Promise<boolean> {
+    for (;;) {
+      if (this.chosen !== null) return epoch <= this.chosen;
+      if (this.bestSoFar >= epoch) return true;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
+  }
 }
 
 export function validatePipelineOptions(o: PipelineOptions): void {
@@ -144,6 +202,7 @@ export async function trainPipeline(
   options: PipelineOptions,
   makeBackend: () => Promise<TrainingBackend> | TrainingBackend,
   hooks: PipelineHooks = {},
+  execution: PipelineExecution = {},
 ): Promise<SentimentModel> {
   validatePipelineOptions(options);
   const now = hooks.now ?? (() => performance.now());
@@ -171,18 +230,28 @@ export async function trainPipeline(
     const fitLabels = Uint8Array.from(split.fit, (i) => train.labels[i]!);
     const fw = fitFeatureWeights(fitCounts, fitLabels, f, order.oldId);
     const valSet = weighted("validation", selectRows(train.counts, split.validation), Uint8Array.from(split.validation, (i) => train.labels[i]!), fw, f);
+    const selectionSets = {
+      train: weighted("train", fitCounts, fitLabels, fw, f),
+      validation: valSet,
+      test: test ? weighted("test", test.counts, test.labels, fw, f) : undefined,
+    };
+    if (execution.concurrentRefit && options.refit) {
+      hooks.onStage?.("refit", `training on all ${train.counts.nRows} reviews of train/ alongside, for the number of epochs the selection chooses`);
+      const both = await selectAndRefitTogether(selectionSets);
+      selection = both.selection.history;
+      bestEpoch = Math.max(1, both.selection.bestEpoch);
+      stoppedEarly = both.selection.stoppedEarly;
+      validationMetrics = binaryMetrics(valSet.y, probabilities(valSet.x, both.selection.weights, both.selection.bias));
+      backendInfo = both.refit.backend;
+      return finish(both.refit.weights, both.refit.bias, both.refitFw, both.refit.history, train.counts.nRows, true);
+    }
     const backend = await makeBackend();
     try {
-      const res = await trainLoop(
-        backend,
-        {
-          train: weighted("train", fitCounts, fitLabels, fw, f),
-          validation: valSet,
-          test: test ? weighted("test", test.counts, test.labels, fw, f) : undefined,
-        },
-        options.training,
-        { onEpoch: (r) => hooks.onEpoch?.("select", r), shouldStop: hooks.shouldStop, now },
-      );
+      const res = await trainLoop(backend, selectionSets, options.training, {
+        onEpoch: (r) => hooks.onEpoch?.("select", r),
+        shouldStop: hooks.shouldStop,
+        now,
+      });
       selection = res.history;
       bestEpoch = Math.max(1, res.bestEpoch);
       stoppedEarly = res.stoppedEarly;
@@ -211,6 +280,53 @@ export async function trainPipeline(
     return finish(res.weights, res.bias, fw, res.history, train.counts.nRows, options.validationFraction > 0);
   } finally {
     backend.dispose();
+  }
+
+  /** The selection and the refit at once, each on its own backend (see PipelineExecution). */
+  async function selectAndRefitTogether(selectionSets: Parameters<typeof trainLoop>[1]) {
+    const gate = new EpochGate();
+    const refitFw = fitFeatureWeights(train.counts, train.labels, f, order.oldId);
+    const refitSets = { train: weighted("train", train.counts, train.labels, refitFw, f), test: test ? weighted("test", test.counts, test.labels, refitFw, f) : undefined };
+    // a failure on either side stops the other at its next epoch
+    let failed = false;
+    const shouldStop = () => failed || (hooks.shouldStop?.() ?? false);
+    const backends: TrainingBackend[] = [];
+    const run = async (sets: Parameters<typeof trainLoop>[1], hooksFor: Parameters<typeof trainLoop>[3]): Promise<TrainResult> => {
+      const backend = await makeBackend();
+      backends.push(backend);
+      return trainLoop(backend, sets, options.training, { ...hooksFor, shouldStop, now });
+    };
+    let bestVal: SetMetrics | undefined;
+    const selecting = run(selectionSets, {
+      onEpoch: (r) => {
+        hooks.onEpoch?.("select", r);
+        // the loop's own rule for a new best, so the gate agrees with its final choice
+        if (betterValidation(r.validation!, bestVal)) {
+          bestVal = r.validation;
+          gate.best(r.epoch);
+        }
+      },
+    }).then(
+      (res) => {
+        gate.end(Math.max(1, res.bestEpoch));
+        return res;
+      },
+      (e: unknown) => {
+        failed = true;
+        gate.end(0);
+        throw e;
+      },
+    );
+    const refitting = run(refitSets, { onEpoch: (r) => hooks.onEpoch?.("refit", r), beforeEpoch: (e) => gate.allows(e) }).catch((e: unknown) => {
+      failed = true;
+      gate.end(0);
+      throw e;
+    });
+    const [sel, ref] = await Promise.allSettled([selecting, refitting]);
+    for (const b of backends) b.dispose();
+    if (sel.status === "rejected") throw sel.reason;
+    if (ref.status === "rejected") throw ref.reason;
+    return { selection: sel.value, refit: ref.value, refitFw };
   }
 
   function finish(

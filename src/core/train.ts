@@ -110,6 +110,11 @@ export interface TrainHooks {
   onEpoch?: (record: EpochRecord) => void;
   /** polled between epochs; return true to stop (the best weights so far are kept) */
   shouldStop?: () => boolean;
+  /**
+   * awaited before each epoch; false ends the run before that epoch, as if `epochs` had
+   * been the epoch before (used to run a refit alongside the selection that sizes it)
+   */
+  beforeEpoch?: (epoch: number) => Promise<boolean> | boolean;
   now?: () => number;
 }
 
@@ -137,7 +142,8 @@ export class BatchSchedule {
   }
 }
 
-function better(a: SetMetrics, b: SetMetrics | undefined): boolean {
+/** Whether validation metrics a beat the best so far, b: higher accuracy, then lower loss. */
+export function betterValidation(a: SetMetrics, b: SetMetrics | undefined): boolean {
   if (!b) return true;
   if (a.accuracy !== b.accuracy) return a.accuracy > b.accuracy;
   return a.loss < b.loss;
@@ -181,6 +187,7 @@ export async function trainLoop(
       stoppedByUser = true;
       break;
     }
+    if (hooks.beforeEpoch && !(await hooks.beforeEpoch(epoch))) break;
     const t0 = now();
     const lr = learningRateAt(config, epoch);
     const trainLoss = await backend.trainEpoch(schedule.nextEpoch(), lr, config.l2);
@@ -199,7 +206,7 @@ export async function trainLoop(
     hooks.onEpoch?.(record);
 
     if (!sets.validation) continue;
-    if (better(record.validation!, best?.val)) {
+    if (betterValidation(record.validation!, best?.val)) {
       const { weights, bias } = await backend.readWeights();
       best = { epoch, val: record.validation, weights, bias };
       sinceBest = 0;

@@ -1,0 +1,161 @@
+// The refit run alongside the selection (PipelineExecution.concurrentRefit) must give the
+// model the pipeline gives in order, whatever the interleaving, and must never start a
+// refit epoch the selection could still rule out.
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadImdbFromTarGz } from "../src/core/dataset.ts";
+import { DEFAULT_PIPELINE, EpochGate, trainPipeline, type PipelineOptions } from "../src/core/pipeline.ts";
+import type { SentimentModel } from "../src/core/model-format.ts";
+import type { Review, TrainingBackend } from "../src/core/types.ts";
+import { CpuBackend } from "../src/cpu-reference/backend.ts";
+import { mulberry32 } from "../src/core/random.ts";
+import { makeImdbArchive, streamOf } from "./helpers/make-archive.ts";
+
+let data: { train: Review[]; test: Review[] };
+beforeAll(async () => {
+  data = await loadImdbFromTarGz(streamOf(makeImdbArchive(40, 2)));
+});
+
+const options: PipelineOptions = {
+  ...DEFAULT_PIPELINE,
+  features: { ...DEFAULT_PIPELINE.features, hashBits: 10 },
+  // patience 0: all 8 epochs run; on this data the best epoch moves to 1, 2 and 4, and
+  // epoch 8 ties epoch 4's accuracy with a higher loss
+  training: { ...DEFAULT_PIPELINE.training, epochs: 8, patience: 0, lr: 8, dropout: 0.5 },
+  validationFraction: 0.25,
+};
+
+/** A CPU backend whose calls finish after a seeded random delay, to vary the interleaving. */
+class SlowBackend extends CpuBackend {
+  constructor(
+    private readonly rng: () => number,
+    private readonly maxDelayMs: number,
+    private readonly log?: (event: string) => void,
+    private readonly failAtEpoch?: number,
+  ) {
+    super();
+  }
+  private epochsRun = 0;
+  override async trainEpoch(order: Uint32Array, lr: number, l2: number): Promise<number> {
+    this.epochsRun++;
+    this.log?.(`start ${this.epochsRun}`);
+    if (this.epochsRun === this.failAtEpoch) throw new Error("the device went away");
+    await new Promise((r) => setTimeout(r, this.rng() * this.maxDelayMs));
+    return super.trainEpoch(order, lr, l2);
+  }
+}
+
+/** The model without its wall-clock fields. */
+function comparable(m: SentimentModel) {
+  const strip = (h: SentimentModel["history"]["final"]) => h.map(({ seconds: _s, trainSeconds: _t, ...rest }) => rest);
+  return {
+    weights: Array.from(m.weights),
+    scale: Array.from(m.featureWeights.scale),
+    bias: m.bias,
+    training: { ...m.training, seconds: 0 },
+    metrics: m.metrics,
+    selection: strip(m.history.selection),
+    final: strip(m.history.final),
+  };
+}
+
+describe("refit alongside selection", () => {
+  it("gives the same model, bit for bit, as selection then refit, under several interleavings", async () => {
+    const inOrder = await trainPipeline(data, options, () => new CpuBackend());
+    expect(inOrder.training.bestEpoch).toBe(4);
+    expect(inOrder.history.final).toHaveLength(inOrder.training.bestEpoch);
+    for (const seed of [1, 2, 3]) {
+      const rng = mulberry32(seed);
+      const together = await trainPipeline(data, options, () => new SlowBackend(rng, 15), {}, { concurrentRefit: true });
+      expect(comparable(together)).toEqual(comparable(inOrder));
+    }
+  });
+
+  it("starts refit epoch e only once the selection's best epoch so far is at least e", async () => {
+    const events: { epoch: number; bestSoFar: number; selectionDone: number }[] = [];
+    let made = 0;
+    const rng = mulberry32(5);
+    let bestSoFar = 0;
+    let best: { accuracy: number; loss: number } | undefined;
+    let selectionDone = 0;
+    const model = await trainPipeline(
+      data,
+      options,
+      () => {
+        // the first backend made is the selection's; make the refit's much faster, so it
+        // would run ahead if the gate let it
+        const isRefit = made++ === 1;
+        return new SlowBackend(rng, isRefit ? 1 : 40, isRefit ? (e) => events.push({ epoch: Number(e.split(" ")[1]), bestSoFar, selectionDone }) : undefined);
+      },
+      {
+        onEpoch: (stage, r) => {
+          if (stage !== "select") return;
+          selectionDone = r.epoch;
+          const v = r.validation!;
+          if (!best || v.accuracy > best.accuracy || (v.accuracy === best.accuracy && v.loss < best.loss)) {
+            best = v;
+            bestSoFar = r.epoch;
+          }
+        },
+      },
+      { concurrentRefit: true },
+    );
+    expect(model.training.bestEpoch).toBe(4);
+    expect(events.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
+    // each refit epoch started once the selection had a best epoch at least that late
+    for (const e of events) expect(e.epoch).toBeLessThanOrEqual(e.bestSoFar);
+    // epochs 3 and 4 had to wait for the selection's epoch 4
+    expect(events[2]!.selectionDone).toBeGreaterThanOrEqual(4);
+  });
+
+  it("a failure on one side stops the other and is what the pipeline throws", async () => {
+    const started: number[] = [];
+    let made = 0;
+    const rng = mulberry32(9);
+    const run = trainPipeline(
+      data,
+      options,
+      () => (made++ === 1 ? new SlowBackend(rng, 5, undefined, 2) : new SlowBackend(rng, 20, (e) => started.push(Number(e.split(" ")[1])))),
+      {},
+      { concurrentRefit: true },
+    );
+    await expect(run).rejects.toThrow("the device went away");
+    // the selection noticed and stopped well before its 8 epochs
+    expect(Math.max(...started)).toBeLessThan(8);
+  });
+});
+
+describe("EpochGate", () => {
+  it("waits until the best epoch reaches e, or the selection ends", async () => {
+    const gate = new EpochGate();
+    const answers: [number, boolean][] = [];
+    const ask = (e: number) => gate.allows(e).then((ok) => answers.push([e, ok]));
+    const waits = [ask(1), ask(3), ask(5)];
+    await Promise.resolve();
+    expect(answers).toEqual([]);
+    gate.best(1);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(answers).toEqual([[1, true]]);
+    gate.best(3);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(answers).toEqual([
+      [1, true],
+      [3, true],
+    ]);
+    gate.end(4);
+    await Promise.all(waits);
+    expect(answers).toEqual([
+      [1, true],
+      [3, true],
+      [5, false],
+    ]);
+    expect(await gate.allows(4)).toBe(true);
+    expect(await gate.allows(2)).toBe(true);
+  });
+
+  it("end(0) (a failure) allows nothing more", async () => {
+    const gate = new EpochGate();
+    const pending = gate.allows(1);
+    gate.end(0);
+    expect(await pending).toBe(false);
+  });
+});
