@@ -74,6 +74,26 @@ describe("moviesentiments train", () => {
     expect(trainRun.stderr).toMatch(/saved the model to/);
   });
 
+  it("--workers 2 (selection and refit at once, on two threads) saves the same model as --workers 0", () => {
+    const args = ["train", "--data", archive, "--epochs", "6", "--hash-bits", "12", "--patience", "2", "--lr", "8"];
+    const threads = run([...args, "--out", join(tmp, "model-threads"), "--workers", "2"]);
+    const inline = run([...args, "--out", join(tmp, "model-inline"), "--workers", "0"]);
+    expect(threads.code, threads.stderr).toBe(0);
+    expect(inline.code, inline.stderr).toBe(0);
+    expect(threads.stderr).toMatch(/refit: training on all \d+ reviews of train\/ alongside/);
+    expect(inline.stderr).toMatch(/refit: training on all \d+ reviews of train\/ for \d+ epochs/);
+    const files = (dir: string) => readdirSync(join(tmp, dir)).filter((f) => f.endsWith(".f16")).sort();
+    expect(files("model-threads")).toEqual(files("model-inline"));
+    for (const f of files("model-inline")) expect(readFileSync(join(tmp, "model-threads", f))).toEqual(readFileSync(join(tmp, "model-inline", f)));
+    const meta = (dir: string) => JSON.parse(readFileSync(join(tmp, dir, "model.json"), "utf8"));
+    expect(meta("model-threads").metrics).toEqual(meta("model-inline").metrics);
+    expect(meta("model-threads").training.bestEpoch).toBe(meta("model-inline").training.bestEpoch);
+  });
+
+  it("--workers must be a whole number", () => {
+    expectOneLineError(run(["train", "--data", archive, "--out", join(tmp, "never"), "--workers", "two"]), /--workers must be an integer/);
+  });
+
   it("--lr 0 exits 2 before reading any data", () => {
     const r = run(["train", "--data", join(tmp, "missing.tar.gz"), "--out", join(tmp, "never"), "--lr", "0"]);
     expectOneLineError(r, /learning rate/);

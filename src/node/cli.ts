@@ -20,6 +20,9 @@ import { loadImdb, resolveDataPath, cachedArchivePath } from "./data.ts";
 import { downloadArchive, DownloadError } from "./download.ts";
 import { createProgressBar } from "./progress.ts";
 import { runSweep } from "./sweep.ts";
+import { availableParallelism } from "node:os";
+import { workerEntry } from "./score-worker.ts";
+import { isTrainWorker, runTrainWorker, ThreadCpuBackend } from "./train-worker.ts";
 
 /** An error the user can fix: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -82,6 +85,9 @@ Training (train; defaults reproduce the shipped model):
   --hash-bits N        2^N feature buckets (default ${DEFAULT_FEATURES.hashBits})
   --weighting nb|tfidf feature weighting (default ${DEFAULT_FEATURES.weighting})
   --backend cpu|webgpu training backend (default cpu; webgpu needs the optional "webgpu" package and a GPU)
+  --workers N          train: with 2 or more (default: 2 when there are 2 or more CPUs), the CPU
+                       backend runs the selection and the refit at once, each on its own thread;
+                       0 or 1 runs them one after the other here. Same model either way
 
 Other:
   --debug              show stack traces
@@ -234,8 +240,22 @@ function epochLine(stage: string, r: EpochRecord): string {
   return parts.join("  ");
 }
 
+/**
+ * The CLI bundle to start training threads from, when `train` should run the selection
+ * and the refit at once (CPU backend, --workers >= 2, running from the bundle).
+ */
+function trainThreadsEntry(values: Values): string | undefined {
+  const raw = values.workers;
+  const workers = raw === undefined ? Math.min(2, availableParallelism()) : Number(raw);
+  if (raw !== undefined && (raw.trim() === "" || !Number.isInteger(workers) || workers < 0 || workers > 64))
+    throw new UsageError(`--workers must be an integer from 0 to 64 (got "${raw}")`);
+  if (workers < 2 || (values.backend ?? "cpu") !== "cpu") return undefined;
+  return workerEntry();
+}
+
 async function cmdTrain(values: Values, log: (s: string) => void): Promise<void> {
   const options = pipelineOptionsFrom(values);
+  const threadsEntry = trainThreadsEntry(values);
   // refuse bad settings before reading any data
   try {
     validatePipelineOptions(options);
@@ -255,7 +275,8 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
   };
   process.once("SIGINT", onSigint);
   try {
-    const model = await trainPipeline(data, options, () => makeBackend(values), {
+    const backendFactory = threadsEntry ? () => new ThreadCpuBackend(threadsEntry) : () => makeBackend(values);
+    const model = await trainPipeline(data, options, backendFactory, {
       onStage: (stage, detail) => {
         if (stage !== "featurize") bar.done();
         if (stage === "select" || stage === "refit" || stage === "evaluate") log(`${stage}: ${detail}`);
@@ -263,7 +284,7 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
       onFeaturize: (done) => bar.update(done),
       onEpoch: (stage, r) => log(epochLine(stage === "select" ? "select" : "refit ", r)),
       shouldStop: () => interrupted,
-    });
+    }, { concurrentRefit: threadsEntry !== undefined && options.validationFraction > 0 && options.refit });
     bar.done();
     if (interrupted) {
       log("training stopped by the user; nothing was saved");
@@ -323,6 +344,8 @@ async function cmdSweep(values: Values, log: (s: string) => void): Promise<void>
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io = { out: (s: string) => console.log(s), log: (s: string) => console.error(s) }): Promise<number> {
+  // a training thread started by ThreadCpuBackend serves backend calls instead
+  if (isTrainWorker()) return runTrainWorker();
   let debug = argv.includes("--debug");
   try {
     const { values, positionals } = parse(argv);

@@ -1,0 +1,145 @@
+// The CPU backend on a thread of its own, so that `moviesentiments train` can run the
+// selection and the refit at once on two cores (PipelineExecution.concurrentRefit).
+//
+// ThreadCpuBackend is a TrainingBackend whose calls are messages to a worker thread that
+// runs a CpuBackend: the same code on the same data, so the same numbers. The worker is
+// the CLI bundle itself, started with a tag in workerData (as the scoring threads are):
+// `main()` sees the tag and serves backend calls instead of parsing arguments.
+
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { CpuBackend } from "../cpu-reference/backend.ts";
+import type { BackendData, EvalSums, TrainingBackend } from "../core/types.ts";
+
+export const TRAIN_WORKER_TAG = "moviesentiments-train-worker";
+
+type Call =
+  | { op: "load"; data: BackendData }
+  | { op: "trainEpoch"; batchOrder: Uint32Array; lr: number; l2: number }
+  | { op: "evaluate"; setName: string }
+  | { op: "predict"; setName: string }
+  | { op: "readWeights" };
+
+type Answer = number | EvalSums | Float32Array | { weights: Float32Array; bias: number } | undefined;
+
+type Reply = { id: number; ok: true; value: Answer } | { id: number; ok: false; message: string; name: string };
+
+/** True inside a training thread started by ThreadCpuBackend. */
+export function isTrainWorker(): boolean {
+  return !isMainThread && (workerData as { tag?: string } | null)?.tag === TRAIN_WORKER_TAG;
+}
+
+/** The body of a training thread: answer backend calls, one at a time, until terminated. */
+export function runTrainWorker(): Promise<number> {
+  const backend = new CpuBackend();
+  const port = parentPort!;
+  port.on("message", async (msg: { id: number; call: Call }) => {
+    const { id, call } = msg;
+    try {
+      let value: Answer;
+      const transfer: ArrayBuffer[] = [];
+      switch (call.op) {
+        case "load":
+          await backend.load(call.data);
+          value = undefined;
+          break;
+        case "trainEpoch":
+          value = await backend.trainEpoch(call.batchOrder, call.lr, call.l2);
+          break;
+        case "evaluate":
+          value = await backend.evaluate(call.setName);
+          break;
+        case "predict": {
+          const p = await backend.predict(call.setName);
+          value = p;
+          transfer.push(p.buffer as ArrayBuffer);
+          break;
+        }
+        case "readWeights": {
+          const w = await backend.readWeights();
+          value = w;
+          transfer.push(w.weights.buffer as ArrayBuffer);
+          break;
+        }
+      }
+      port.postMessage({ id, ok: true, value } satisfies Reply, transfer);
+    } catch (e) {
+      const err = e as Error;
+      port.postMessage({ id, ok: false, message: err.message, name: err.name } satisfies Reply);
+    }
+  });
+  // the thread lives until its owner terminates it
+  return new Promise<number>(() => {});
+}
+
+/** A CpuBackend on a worker thread started from the CLI bundle at `entryUrl`. */
+export class ThreadCpuBackend implements TrainingBackend {
+  readonly kind = "cpu" as const;
+  readonly deviceName = "CPU (TypeScript reference)";
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (v: Answer) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private failure: Error | undefined;
+  private closing = false;
+
+  constructor(entryUrl: string) {
+    const bootstrap = `import(${JSON.stringify(entryUrl)}).then((m) => m.main([])).catch((e) => { process.stderr.write("moviesentiments: training thread failed to start: " + (e && e.message) + "\\n"); process.exit(1); });`;
+    this.worker = new Worker(bootstrap, { eval: true, workerData: { tag: TRAIN_WORKER_TAG }, stdout: false, stderr: false });
+    this.worker.on("message", (reply: Reply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (reply.ok) p.resolve(reply.value);
+      else {
+        const e = new Error(reply.message);
+        e.name = reply.name;
+        p.reject(e);
+      }
+    });
+    this.worker.on("error", (e) => this.fail(new Error(`a training thread failed: ${e.message} (--workers 0 trains on the main thread)`)));
+    this.worker.on("exit", (code) => {
+      if (!this.closing) this.fail(new Error(`a training thread stopped unexpectedly (exit code ${code}; --workers 0 trains on the main thread)`));
+    });
+  }
+
+  private call(call: Call): Promise<Answer> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<Answer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, call });
+    });
+  }
+
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  async load(data: BackendData): Promise<void> {
+    await this.call({ op: "load", data });
+  }
+
+  async trainEpoch(batchOrder: Uint32Array, lr: number, l2: number): Promise<number> {
+    return (await this.call({ op: "trainEpoch", batchOrder, lr, l2 })) as number;
+  }
+
+  async evaluate(setName: string): Promise<EvalSums> {
+    return (await this.call({ op: "evaluate", setName })) as EvalSums;
+  }
+
+  async predict(setName: string): Promise<Float32Array> {
+    return (await this.call({ op: "predict", setName })) as Float32Array;
+  }
+
+  async readWeights(): Promise<{ weights: Float32Array; bias: number }> {
+    return (await this.call({ op: "readWeights" })) as { weights: Float32Array; bias: number };
+  }
+
+  dispose(): void {
+    this.closing = true;
+    this.fail(new Error("the training thread was disposed"));
+    void this.worker.terminate();
+  }
+}
