@@ -15,7 +15,7 @@ const features: FeatureConfig = { ...DEFAULT_FEATURES, ...args.features };
 const data = await loadImdb("../shared/data/aclImdb_v1.tar.gz");
 let texts = data.train.map((r) => r.text);
 if (args.transform) { const f = new Function("s", args.transform) as (s: string) => string; texts = texts.map(f); }
-const counts = new NgramHasher(features.ngramMax, features.hashBits).hashDocuments(texts);
+const counts = new NgramHasher(features.ngramMax, features.hashBits, features.negationScope ?? 0).hashDocuments(texts);
 const y = Uint8Array.from(data.train, (r) => r.label);
 const k = args.k ?? 5;
 const perm = permutation(y.length, mulberry32(7));

@@ -45,9 +45,9 @@ const TEXTS = [...TRICKY, ...REVIEWS.map((r) => r.text)];
 const LABELS = [...TRICKY.map((_, i) => i % 2), ...REVIEWS.map((r) => r.label)];
 
 const CONFIGS: FeatureConfig[] = [
-  { ...DEFAULT_FEATURES, ngramMax: 3, hashBits: 18, weighting: "nb", normalize: true },
-  { ...DEFAULT_FEATURES, ngramMax: 1, hashBits: 16, weighting: "tfidf", sublinearTf: true, normalize: true },
-  { ...DEFAULT_FEATURES, ngramMax: 2, hashBits: 12, weighting: "tfidf", sublinearTf: false, normalize: false },
+  { ...DEFAULT_FEATURES, ngramMax: 3, hashBits: 18, weighting: "nb", normalize: true, negationScope: 3 },
+  { ...DEFAULT_FEATURES, ngramMax: 1, hashBits: 16, weighting: "tfidf", sublinearTf: true, normalize: true, negationScope: 0 },
+  { ...DEFAULT_FEATURES, ngramMax: 2, hashBits: 12, weighting: "tfidf", sublinearTf: false, normalize: false, negationScope: 1 },
 ];
 
 interface Snapshot {
@@ -67,12 +67,12 @@ async function snapshot(
   const hex = (a: ArrayBufferView): string =>
     Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), (b) => b.toString(16).padStart(2, "0")).join("");
   const csr = configs.map((c) => {
-    const counts = new lib.features.NgramHasher(c.ngramMax, c.hashBits).hashDocuments(texts);
+    const counts = new lib.features.NgramHasher(c.ngramMax, c.hashBits, c.negationScope ?? 0).hashDocuments(texts);
     const fw = lib.features.fitFeatureWeights(counts, labels, c);
     const x = lib.features.applyFeatureWeights(counts, fw, c);
     return { rowPtr: hex(counts.rowPtr), colIdx: hex(counts.colIdx), counts: hex(counts.values), weighted: hex(x.values), scale: hex(fw.scale) };
   });
-  return { tokens: texts.map((t) => lib.text.tokenize(t)), csr };
+  return { tokens: texts.map((t) => lib.text.tokenize(t, 3)), csr };
 }
 
 async function browserSnapshot(page: Page): Promise<Snapshot> {
@@ -118,9 +118,9 @@ describe.skipIf(!!skipReason)("features: Node and Chromium give identical CSR", 
 
   it("the browser really computed something", () => {
     expect(fromBrowser.csr).toHaveLength(CONFIGS.length);
-    expect(fromBrowser.tokens[2]).toEqual(tokenize(TRICKY[2]!));
+    expect(fromBrowser.tokens[2]).toEqual(tokenize(TRICKY[2]!, 3));
     // sanity: Node's snapshot matches a direct computation
-    const counts = new NgramHasher(3, 18).hashDocuments(TEXTS);
+    const counts = new NgramHasher(3, 18, 3).hashDocuments(TEXTS);
     const w = applyFeatureWeights(counts, fitFeatureWeights(counts, LABELS, CONFIGS[0]!), CONFIGS[0]!);
     expect(fromNode.csr[0]!.weighted.length).toBe(w.values.length * 8);
   });

@@ -54,6 +54,21 @@ describe("normalization and tokens", () => {
     expect(normalizeText("a<b>c</b>d")).toBe("a c d");
   });
 
+  it("negation scope: the next N words after a negation are marked NOT_, punctuation skipped", () => {
+    expect(tokenize("I didn't like this movie, but it was not bad at all. Never again!", 3)).toEqual(
+      ["i", "did", "n't", "NOT_like", "NOT_this", "NOT_movie", ",", "but", "it", "was", "not", "NOT_bad", "NOT_at", "NOT_all", ".", "never", "NOT_again", "!"],
+    );
+    // punctuation neither counts nor ends the scope; a cue inside a scope opens none
+    expect(tokenize("Not, good; at all", 2)).toEqual(["not", ",", "NOT_good", ";", "NOT_at", "all"]);
+    expect(tokenize("not no good at all", 3)).toEqual(["not", "NOT_no", "NOT_good", "NOT_at", "all"]);
+    expect(tokenize("Nobody cannot nor none nothing x", 1)).toEqual(["nobody", "NOT_cannot", "nor", "NOT_none", "nothing", "NOT_x"]);
+    // words that only start like a cue are not cues
+    expect(tokenize("nothingness notable cannoted good", 3)).toEqual(["nothingness", "notable", "cannoted", "good"]);
+    expect(tokenize("I didn't like it", 0)).toEqual(["i", "did", "n't", "like", "it"]);
+    expect(() => validateFeatureConfig({ ...DEFAULT_FEATURES, negationScope: -1 })).toThrow(/negationScope/);
+    expect(() => validateFeatureConfig({ ...DEFAULT_FEATURES, negationScope: 1.5 })).toThrow(/negationScope/);
+  });
+
   it("negations are kept: 'not' stays, 'n't' is split from its verb", () => {
     expect(tokenize("I didn't like it, not at all.")).toEqual(["i", "did", "n't", "like", "it", ",", "not", "at", "all", "."]);
     expect(tokenize("Isn't. CAN'T. Won't. don\u2019t")).toEqual(["is", "n't", ".", "ca", "n't", ".", "wo", "n't", ".", "do", "n't"]);
@@ -130,6 +145,22 @@ describe("hashed n-gram counts", () => {
         return true;
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("with a negation scope, hashDocuments hashes a negated word as NOT_word (property, scopes 0 to 4)", () => {
+    const words = ["good", "bad", "not", "n't", "no", "never", "film", "!", ".", ",", "très", "a", "cannot"];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...words), { maxLength: 40 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 4 }), (ws, ngramMax, scope) => {
+        const text = ws.join(" ");
+        const x = new NgramHasher(ngramMax, 12, scope).hashDocuments([text]);
+        const expected = expectedCounts(tokenize(text, scope), ngramMax, 12);
+        const got = rowMap(x, 0);
+        if (got.size !== expected.size) return false;
+        for (const [b, c] of expected) if (got.get(b) !== c) return false;
+        return true;
+      }),
+      { numRuns: 300 },
     );
   });
 

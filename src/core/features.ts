@@ -9,7 +9,7 @@
 // maths. Collisions cost a little accuracy; hashBits trades that against model size.
 
 import type { Csr } from "./types.ts";
-import { normalizeText, scanTokens, TokenSpans } from "./text.ts";
+import { markNegations, NEGATED_PREFIX, normalizeText, scanTokens, TokenSpans } from "./text.ts";
 
 export interface FeatureConfig {
   /** longest word n-gram (1 = unigrams only) */
@@ -24,6 +24,11 @@ export interface FeatureConfig {
   sublinearTf: boolean;
   /** scale each document's feature vector to unit L2 length */
   normalize: boolean;
+  /**
+   * mark this many words after a negation ("not", "n't", "never", ...) as negated, so
+   * "not bad" gives "not NOT_bad" (see markNegations in text.ts); 0 or absent: off
+   */
+  negationScope?: number;
 }
 
 export const DEFAULT_FEATURES: FeatureConfig = {
@@ -33,6 +38,7 @@ export const DEFAULT_FEATURES: FeatureConfig = {
   nbAlpha: 1,
   sublinearTf: false,
   normalize: true,
+  negationScope: 3,
 };
 
 /** The original project's features: tf-idf of unigrams. */
@@ -53,19 +59,23 @@ export function validateFeatureConfig(c: FeatureConfig): void {
   if (c.weighting !== "nb" && c.weighting !== "tfidf")
     throw new RangeError(`weighting must be "nb" or "tfidf" (got ${String(c.weighting)})`);
   if (!(c.nbAlpha > 0)) throw new RangeError(`nbAlpha must be > 0 (got ${c.nbAlpha})`);
+  if (c.negationScope !== undefined && !(Number.isInteger(c.negationScope) && c.negationScope >= 0 && c.negationScope <= 10))
+    throw new RangeError(`negationScope must be an integer from 0 to 10 (got ${c.negationScope})`);
 }
 
 // ---- hashing -------------------------------------------------------------------
 
-/** FNV-1a over the UTF-16 code units of s[start, end). */
-function hashSpan(s: string, start: number, end: number): number {
-  let h = 0x811c9dc5;
+/** FNV-1a over the UTF-16 code units of s[start, end), from state h (the FNV basis by default). */
+function hashSpan(s: string, start: number, end: number, h = 0x811c9dc5): number {
   for (let i = start; i < end; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
 }
+
+/** FNV-1a state after NEGATED_PREFIX: a negated token hashes as its prefixed string. */
+const NEGATED_BASIS = hashSpan(NEGATED_PREFIX, 0, NEGATED_PREFIX.length);
 
 /** Order-sensitive combination of a running n-gram hash with the next token's hash. */
 function combine(a: number, b: number): number {
@@ -115,13 +125,18 @@ export class NgramHasher {
   /** each token's hash, and the running hash of the n-gram starting at each token */
   private tokenHash = new Uint32Array(1024);
   private running = new Uint32Array(1024);
+  /** each token's negation mark (see markNegations) */
+  private marks = new Uint8Array(1024);
   // the output, grown as needed and kept between calls
   private cols = new Uint32Array(1 << 16);
   private vals = new Float32Array(1 << 16);
 
-  constructor(ngramMax: number, hashBits: number) {
+  readonly negationScope: number;
+
+  constructor(ngramMax: number, hashBits: number, negationScope = 0) {
     this.ngramMax = ngramMax;
     this.hashBits = hashBits;
+    this.negationScope = negationScope;
     this.mask = (1 << hashBits) - 1;
   }
 
@@ -157,12 +172,20 @@ export class NgramHasher {
       if (this.running.length < nTok) {
         this.running = new Uint32Array(nTok * 2);
         this.tokenHash = new Uint32Array(nTok * 2);
+        this.marks = new Uint8Array(nTok * 2);
       }
       const run = this.running;
       const th = this.tokenHash;
       const starts = spans.starts;
       const ends = spans.ends;
-      for (let k = 0; k < nTok; k++) run[k] = th[k] = hashSpan(s, starts[k]!, ends[k]!);
+      if (this.negationScope > 0) {
+        // a negated token hashes as NEGATED_PREFIX + token
+        const marks = this.marks;
+        markNegations(s, spans, this.negationScope, marks);
+        for (let k = 0; k < nTok; k++) run[k] = th[k] = hashSpan(s, starts[k]!, ends[k]!, marks[k] ? NEGATED_BASIS : 0x811c9dc5);
+      } else {
+        for (let k = 0; k < nTok; k++) run[k] = th[k] = hashSpan(s, starts[k]!, ends[k]!);
+      }
       this.ensureTable(nTok * ngramMax);
       this.ensureOutput(nnz + nTok * ngramMax, nnz);
       if (++this.stamp === 0x7fffffff) {

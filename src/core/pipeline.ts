@@ -181,7 +181,7 @@ export function hashReviews(
   features: FeatureConfig,
   onProgress?: (done: number) => void,
 ): { counts: Csr; labels: Uint8Array } {
-  const hasher = new NgramHasher(features.ngramMax, features.hashBits);
+  const hasher = new NgramHasher(features.ngramMax, features.hashBits, features.negationScope ?? 0);
   const counts = hasher.hashDocuments(
     reviews.map((r) => r.text),
     onProgress,

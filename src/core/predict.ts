@@ -5,7 +5,7 @@
 import { applyFeatureWeights, ngramBucket, NgramHasher } from "./features.ts";
 import { rawHalves, type SentimentModel } from "./model-format.ts";
 import { sigmoid } from "../cpu-reference/logistic.ts";
-import { normalizeText, scanTokens, TokenSpans } from "./text.ts";
+import { markNegations, NEGATED_PREFIX, normalizeText, scanTokens, TokenSpans } from "./text.ts";
 import type { Csr } from "./types.ts";
 
 export type Label = "positive" | "negative";
@@ -61,7 +61,7 @@ export class Predictor {
 
   constructor(model: SentimentModel) {
     this.model = model;
-    this.hasher = new NgramHasher(model.features.ngramMax, model.features.hashBits);
+    this.hasher = new NgramHasher(model.features.ngramMax, model.features.hashBits, model.features.negationScope ?? 0);
   }
 
   /** Feature rows for raw texts (counts hashed, then weighted as in training). */
@@ -202,7 +202,10 @@ export class Predictor {
     // every n-gram occurrence with its bucket
     const occurrences: { bucket: number; from: number; n: number }[] = [];
     const occurrencesOf = new Map<number, number>();
-    const words = tokens.map((t) => t.text);
+    // the n-grams' words as the hasher saw them: a negated word carries NEGATED_PREFIX
+    const marks = new Uint8Array(nTok);
+    markNegations(normalizedText, spans, this.model.features.negationScope ?? 0, marks);
+    const words = tokens.map((t, k) => (marks[k] ? NEGATED_PREFIX : "") + t.text);
     for (let n = 1; n <= this.model.features.ngramMax; n++) {
       for (let k = 0; k + n <= nTok; k++) {
         const bucket = ngramBucket(words.slice(k, k + n), this.model.features.hashBits);

@@ -138,12 +138,55 @@ export function scanTokens(s: string, spans: TokenSpans): number {
   return spans.length;
 }
 
+// ---- negation scope ----------------------------------------------------------------
+
+/**
+ * Words that open a negation scope ("n't" is the token scanTokens splits off "didn't").
+ * Marking the words that follow a negation, so that "bad" after "not" is a feature of
+ * its own, is the negation tagging of Das & Chen (2001) and Pang, Lee & Vaithyanathan
+ * (2002); here the scope is a fixed number of words (see markNegations).
+ */
+const NEGATION_CUES = new Set(["not", "no", "never", "n't", "nothing", "nobody", "none", "nor", "cannot"]);
+
+/** The prefix a word in a negation scope gets ("bad" -> "NOT_bad"); never produced by normalizeText. */
+export const NEGATED_PREFIX = "NOT_";
+
+/**
+ * marks[k] = 1 for each token in a negation scope: the `scope` words that follow a
+ * negation cue (punctuation tokens are neither counted nor marked, and do not end the
+ * scope). A cue inside a scope is marked like any word and opens no scope of its own.
+ * scope 0 marks nothing. `marks` must hold at least spans.length entries.
+ */
+export function markNegations(s: string, spans: TokenSpans, scope: number, marks: Uint8Array): void {
+  const n = spans.length;
+  const starts = spans.starts;
+  const ends = spans.ends;
+  let left = 0;
+  for (let k = 0; k < n; k++) {
+    marks[k] = 0;
+    if (scope === 0) continue;
+    const a = starts[k]!;
+    const len = ends[k]! - a;
+    // a one-unit token that is not a word character is punctuation
+    if (len === 1 && ASCII_CLASS[s.charCodeAt(a)] === 2) continue;
+    if (left > 0) {
+      marks[k] = 1;
+      left--;
+      continue;
+    }
+    const c = s.charCodeAt(a);
+    if ((c === 110 /* n */ || c === 99) /* c */ && len <= 7 && NEGATION_CUES.has(s.slice(a, a + len))) left = scope;
+  }
+}
+
 /** The tokens of a raw review as strings (the slow path, for explanations and tests). */
-export function tokenize(raw: string): string[] {
+export function tokenize(raw: string, negationScope = 0): string[] {
   const s = normalizeText(raw);
   const spans = new TokenSpans();
   const n = scanTokens(s, spans);
+  const marks = new Uint8Array(n);
+  markNegations(s, spans, negationScope, marks);
   const out: string[] = new Array(n);
-  for (let k = 0; k < n; k++) out[k] = s.slice(spans.starts[k]!, spans.ends[k]!);
+  for (let k = 0; k < n; k++) out[k] = (marks[k] ? NEGATED_PREFIX : "") + s.slice(spans.starts[k]!, spans.ends[k]!);
   return out;
 }

@@ -39,7 +39,7 @@ Usage:
   moviesentiments predict  INPUT [--column text] [--out OUT] [--format F] [--explain N] [--encoding ENC] [--model DIR]
   moviesentiments evaluate [--data PATH] [--model DIR] [--json]
   moviesentiments evaluate INPUT --label COLUMN [--column text] [--format F] [--encoding ENC] [--model DIR] [--json]
-  moviesentiments sweep    [--data PATH] [--out FILE] [--epochs N]   (lr 0.1/0.01 x L2 1e-2/1e-3; dropout off unless --dropout)
+  moviesentiments sweep    [--data PATH] [--out FILE] [--epochs N]   (lr 0.1/0.01 x L2 1e-2/1e-3; dropout and negation scope off unless given)
   moviesentiments download [--dest FILE] [--url URL]
 
 Prediction:
@@ -82,6 +82,8 @@ Training (train; defaults reproduce the shipped model):
   --no-average         report each epoch's last iterate instead of the mean of its iterates
   --no-refit           keep the model trained on the fit split instead of retraining on all of train/
   --ngram-max N        longest word n-gram (default ${DEFAULT_FEATURES.ngramMax})
+  --negation-scope N   mark the N words after a negation ("not", "n't", "never", ...) as
+                       negated: "not bad" gives "not NOT_bad" (default ${DEFAULT_FEATURES.negationScope ?? 0}; 0 = off)
   --hash-bits N        2^N feature buckets (default ${DEFAULT_FEATURES.hashBits})
   --weighting nb|tfidf feature weighting (default ${DEFAULT_FEATURES.weighting})
   --backend cpu|webgpu training backend (default cpu; webgpu needs the optional "webgpu" package and a GPU)
@@ -120,6 +122,7 @@ const OPTIONS = {
   "no-average": { type: "boolean", default: false },
   dropout: { type: "string" },
   "ngram-max": { type: "string" },
+  "negation-scope": { type: "string" },
   "hash-bits": { type: "string" },
   weighting: { type: "string" },
   backend: { type: "string" },
@@ -162,6 +165,7 @@ export function pipelineOptionsFrom(values: Values): PipelineOptions {
       ...d.features,
       ngramMax: num(values, "ngram-max", d.features.ngramMax, true),
       hashBits: num(values, "hash-bits", d.features.hashBits, true),
+      negationScope: num(values, "negation-scope", d.features.negationScope ?? 0, true),
       weighting,
     },
     training: {
@@ -330,8 +334,10 @@ async function cmdDownload(values: Values, log: (s: string) => void): Promise<vo
 
 async function cmdSweep(values: Values, log: (s: string) => void): Promise<void> {
   const options = pipelineOptionsFrom(values);
-  // the sweep repeats the original project's runs, which had no dropout: off unless asked for
+  // the sweep repeats the original project's runs, which had no dropout, and the recorded
+  // sweep predates negation marking: both off unless asked for, so its command reproduces it
   if (values.dropout === undefined) options.training = { ...options.training, dropout: 0 };
+  if (values["negation-scope"] === undefined) options.features = { ...options.features, negationScope: 0 };
   const data = await loadData(values);
   const outFile = resolve(values.out ?? "records/sweep.json");
   await runSweep(data, options, {

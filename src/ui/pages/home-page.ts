@@ -55,7 +55,12 @@ export class HomePage extends LitElement {
     return html`
       <h2>How the model works</h2>
       <p>
-        A review is lowercased and cut into words and punctuation; every run of 1 to ${f.ngramMax} consecutive tokens
+        A review is lowercased and cut into words and punctuation.${f.negationScope
+          ? ` The ${f.negationScope === 1 ? "word" : `${f.negationScope} words`} after a negation such as "not", "n't" or
+            "never" ${f.negationScope === 1 ? "is" : "are"} marked as negated, so "not bad" gives the words "not" and "NOT_bad",
+            and "bad" on its own keeps its meaning.`
+          : ""}
+        Every run of 1 to ${f.ngramMax} consecutive tokens
         (an n-gram) is hashed into one of ${formatCount(buckets)} buckets, so no vocabulary needs to be stored.
         ${f.weighting === "nb"
           ? html`Each bucket present in a review is scaled by its naive Bayes log-count ratio, learned from the training
