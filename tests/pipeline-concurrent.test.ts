@@ -7,6 +7,7 @@ import { DEFAULT_PIPELINE, EpochGate, trainPipeline, type PipelineOptions } from
 import type { SentimentModel } from "../src/core/model-format.ts";
 import type { Review, TrainingBackend } from "../src/core/types.ts";
 import { CpuBackend } from "../src/cpu-reference/backend.ts";
+import { NgramHasher } from "../src/core/features.ts";
 import { mulberry32 } from "../src/core/random.ts";
 import { makeImdbArchive, streamOf } from "./helpers/make-archive.ts";
 
@@ -121,6 +122,28 @@ describe("refit alongside selection", () => {
     await expect(run).rejects.toThrow("the device went away");
     // the selection noticed and stopped well before its 8 epochs
     expect(Math.max(...started)).toBeLessThan(8);
+  });
+});
+
+describe("test set hashed elsewhere (PipelineExecution.hashElsewhere)", () => {
+  it("gives the same model; the hasher is handed the test texts", async () => {
+    const inOrder = await trainPipeline(data, options, () => new CpuBackend());
+    const handed: string[][] = [];
+    const elsewhere = await trainPipeline(data, options, () => new CpuBackend(), {}, {
+      concurrentRefit: true,
+      hashElsewhere: async (texts, f) => {
+        handed.push(texts);
+        await new Promise((r) => setTimeout(r, 5));
+        return new NgramHasher(f.ngramMax, f.hashBits, f.negationScope ?? 0).hashDocuments(texts);
+      },
+    });
+    expect(handed).toEqual([data.test.map((r) => r.text)]);
+    expect(comparable(elsewhere)).toEqual(comparable(inOrder));
+  });
+
+  it("its failure is what the pipeline throws", async () => {
+    const run = trainPipeline(data, options, () => new CpuBackend(), {}, { hashElsewhere: async () => Promise.reject(new Error("thread lost")) });
+    await expect(run).rejects.toThrow("thread lost");
   });
 });
 

@@ -74,6 +74,11 @@ export interface PipelineExecution {
    * exactly the epochs it runs in order, and the model is the same, bit for bit.
    */
   concurrentRefit?: boolean;
+  /**
+   * Hash the test set's texts somewhere else (another thread) while this one hashes
+   * train/. Must give exactly NgramHasher.hashDocuments' rows for `features`.
+   */
+  hashElsewhere?: (texts: string[], features: FeatureConfig) => Promise<Csr>;
 }
 
 /**
@@ -210,8 +215,20 @@ export async function trainPipeline(
   const f = options.features;
   const total = data.train.length + (data.test?.length ?? 0);
   hooks.onStage?.("featurize", `${total} reviews`);
+  const testData = data.test;
+  const testElsewhere =
+    testData && execution.hashElsewhere
+      ? execution.hashElsewhere(testData.map((r) => r.text), f).then((counts) => ({ counts, labels: Uint8Array.from(testData, (r) => r.label) }))
+      : undefined;
+  // a failure there is reported by the await below, not as an unhandled rejection now
+  testElsewhere?.catch(() => {});
   const train = hashReviews(data.train, f, (d) => hooks.onFeaturize?.(d, total));
-  const test = data.test ? hashReviews(data.test, f, (d) => hooks.onFeaturize?.(data.train.length + d, total)) : null;
+  const test = testElsewhere
+    ? await testElsewhere
+    : testData
+      ? hashReviews(testData, f, (d) => hooks.onFeaturize?.(data.train.length + d, total))
+      : null;
+  if (testElsewhere) hooks.onFeaturize?.(total, total);
   // work in columns numbered by use (see the top of this file); the counts are ours to change
   const order = columnsByFrequency(train.counts);
   renumberColumns(train.counts, order.newId);

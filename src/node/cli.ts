@@ -269,26 +269,41 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
   const outDir = resolve(values.out ?? "model");
   // a backend that cannot start should say so before minutes of reading and featurizing
   if ((values.backend ?? "cpu") !== "cpu") (await makeBackend(values)).dispose();
-  const data = await loadData(values);
-  log(`read ${data.train.length} train and ${data.test.length} test reviews`);
-  const bar = createProgressBar("featurizing", data.train.length + data.test.length);
+  // the two training threads start now, loading while the archive is read; the second
+  // hashes the test set while this thread hashes train/, then each trains one run
+  const threads = threadsEntry ? [new ThreadCpuBackend(threadsEntry), new ThreadCpuBackend(threadsEntry)] : [];
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
     log("\ninterrupted: stopping after this epoch; the model folder is left as it was");
   };
-  process.once("SIGINT", onSigint);
   try {
-    const backendFactory = threadsEntry ? () => new ThreadCpuBackend(threadsEntry) : () => makeBackend(values);
-    const model = await trainPipeline(data, options, backendFactory, {
-      onStage: (stage, detail) => {
-        if (stage !== "featurize") bar.done();
-        if (stage === "select" || stage === "refit" || stage === "evaluate") log(`${stage}: ${detail}`);
+    const data = await loadData(values);
+    log(`read ${data.train.length} train and ${data.test.length} test reviews`);
+    const bar = createProgressBar("featurizing", data.train.length + data.test.length);
+    process.once("SIGINT", onSigint);
+    let handedOut = 0;
+    const backendFactory = threadsEntry
+      ? () => threads[handedOut++] ?? new ThreadCpuBackend(threadsEntry)
+      : () => makeBackend(values);
+    const model = await trainPipeline(
+      data,
+      options,
+      backendFactory,
+      {
+        onStage: (stage, detail) => {
+          if (stage !== "featurize") bar.done();
+          if (stage === "select" || stage === "refit" || stage === "evaluate") log(`${stage}: ${detail}`);
+        },
+        onFeaturize: (done) => bar.update(done),
+        onEpoch: (stage, r) => log(epochLine(stage === "select" ? "select" : "refit ", r)),
+        shouldStop: () => interrupted,
       },
-      onFeaturize: (done) => bar.update(done),
-      onEpoch: (stage, r) => log(epochLine(stage === "select" ? "select" : "refit ", r)),
-      shouldStop: () => interrupted,
-    }, { concurrentRefit: threadsEntry !== undefined && options.validationFraction > 0 && options.refit });
+      {
+        concurrentRefit: threads.length > 0 && options.validationFraction > 0 && options.refit,
+        hashElsewhere: threads.length > 0 ? (texts, features) => threads[1]!.hash(texts, features) : undefined,
+      },
+    );
     bar.done();
     if (interrupted) {
       log("training stopped by the user; nothing was saved");
@@ -305,6 +320,8 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
     log(`saved the model to ${outDir} (${model.training.seconds.toFixed(1)} s)`);
   } finally {
     process.removeListener("SIGINT", onSigint);
+    // threads the pipeline did not use (or did not get to dispose) must not keep the process alive
+    for (const t of threads) t.dispose();
   }
 }
 
