@@ -9,7 +9,7 @@
 // maths. Collisions cost a little accuracy; hashBits trades that against model size.
 
 import type { Csr } from "./types.ts";
-import { markNegations, NEGATED_PREFIX, normalizeText, scanTokens, TokenSpans } from "./text.ts";
+import { NEGATED_PREFIX, negationStep, normalizeText, scanTokens, TokenSpans } from "./text.ts";
 
 export interface FeatureConfig {
   /** longest word n-gram (1 = unigrams only) */
@@ -125,8 +125,6 @@ export class NgramHasher {
   /** each token's hash, and the running hash of the n-gram starting at each token */
   private tokenHash = new Uint32Array(1024);
   private running = new Uint32Array(1024);
-  /** each token's negation mark (see markNegations) */
-  private marks = new Uint8Array(1024);
   // the output, grown as needed and kept between calls
   private cols = new Uint32Array(1 << 16);
   private vals = new Float32Array(1 << 16);
@@ -172,17 +170,21 @@ export class NgramHasher {
       if (this.running.length < nTok) {
         this.running = new Uint32Array(nTok * 2);
         this.tokenHash = new Uint32Array(nTok * 2);
-        this.marks = new Uint8Array(nTok * 2);
       }
       const run = this.running;
       const th = this.tokenHash;
       const starts = spans.starts;
       const ends = spans.ends;
-      if (this.negationScope > 0) {
-        // a negated token hashes as NEGATED_PREFIX + token
-        const marks = this.marks;
-        markNegations(s, spans, this.negationScope, marks);
-        for (let k = 0; k < nTok; k++) run[k] = th[k] = hashSpan(s, starts[k]!, ends[k]!, marks[k] ? NEGATED_BASIS : 0x811c9dc5);
+      const scope = this.negationScope;
+      if (scope > 0) {
+        // a negated token (markNegations' rule, one step per token) hashes as NEGATED_PREFIX + token
+        let state = 0;
+        for (let k = 0; k < nTok; k++) {
+          const a = starts[k]!;
+          const e = ends[k]!;
+          state = negationStep(s, a, e, state, scope);
+          run[k] = th[k] = hashSpan(s, a, e, state & 1 ? NEGATED_BASIS : 0x811c9dc5);
+        }
       } else {
         for (let k = 0; k < nTok; k++) run[k] = th[k] = hashSpan(s, starts[k]!, ends[k]!);
       }

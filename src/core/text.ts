@@ -148,6 +148,17 @@ export function scanTokens(s: string, spans: TokenSpans): number {
  */
 const NEGATION_CUES = new Set(["not", "no", "never", "n't", "nothing", "nobody", "none", "nor", "cannot"]);
 
+/** The cues by length, so a token is compared in place (no substring per token). */
+const CUES_BY_LENGTH: string[][] = [];
+for (const cue of NEGATION_CUES) (CUES_BY_LENGTH[cue.length] ??= []).push(cue);
+
+function isNegationCue(s: string, start: number, len: number): boolean {
+  const cues = CUES_BY_LENGTH[len];
+  if (!cues) return false;
+  for (let k = 0; k < cues.length; k++) if (s.startsWith(cues[k]!, start)) return true;
+  return false;
+}
+
 /** The prefix a word in a negation scope gets ("bad" -> "NOT_bad"); never produced by normalizeText. */
 export const NEGATED_PREFIX = "NOT_";
 
@@ -161,22 +172,28 @@ export function markNegations(s: string, spans: TokenSpans, scope: number, marks
   const n = spans.length;
   const starts = spans.starts;
   const ends = spans.ends;
-  let left = 0;
+  let state = 0;
   for (let k = 0; k < n; k++) {
-    marks[k] = 0;
-    if (scope === 0) continue;
-    const a = starts[k]!;
-    const len = ends[k]! - a;
-    // a one-unit token that is not a word character is punctuation
-    if (len === 1 && ASCII_CLASS[s.charCodeAt(a)] === 2) continue;
-    if (left > 0) {
-      marks[k] = 1;
-      left--;
-      continue;
-    }
-    const c = s.charCodeAt(a);
-    if ((c === 110 /* n */ || c === 99) /* c */ && len <= 7 && NEGATION_CUES.has(s.slice(a, a + len))) left = scope;
+    state = negationStep(s, starts[k]!, ends[k]!, state, scope);
+    marks[k] = state & 1;
   }
+}
+
+/**
+ * The rule of markNegations for one token s[start, end), as a step: `state` is the last
+ * step's result (0 before the first token), and the result's low bit is the token's
+ * mark, the rest the words of scope left. Exported so the hasher can mark as it hashes.
+ */
+export function negationStep(s: string, start: number, end: number, state: number, scope: number): number {
+  if (scope === 0) return 0;
+  let left = state >>> 1;
+  const len = end - start;
+  const c = s.charCodeAt(start);
+  // a one-unit token that is not a word character is punctuation: skipped, scope kept
+  if (len === 1 && c < 128 && ASCII_CLASS[c] === 2) return left << 1;
+  if (left > 0) return ((left - 1) << 1) | 1;
+  if ((c === 110 /* n */ || c === 99) /* c */ && len <= 7 && isNegationCue(s, start, len)) left = scope;
+  return left << 1;
 }
 
 /** The tokens of a raw review as strings (the slow path, for explanations and tests). */
