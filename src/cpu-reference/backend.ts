@@ -17,11 +17,13 @@
 //    between two touches of column j, v_j is constant and w_j(t) = s_t v_j, so the
 //    missing terms are v_j (P_now - P_then) with P_t = s_1 + ... + s_t. Each touch
 //    settles column j's account first; the epoch's end settles all columns. Each
-//    column's weight v_j, running sum and settle point sit side by side in one
-//    Float64Array (v_j held as a float32 value: every store rounds with Math.fround,
-//    exactly what a Float32Array store does), so a touched column costs one cache miss,
-//    not two or three. With features hashed into 2^22 buckets most touches of the rarer
-//    n-grams are misses, and they are what an epoch waits on.
+//    column's weight v_j (float32), running sum (float64) and settle point sit side by
+//    side in one 16-byte record, so a touched column costs one cache miss, not two or
+//    three, and four records share a cache line. The settle point is kept as the step
+//    number t at which the column was last settled; P_t itself is read from a table of
+//    the epoch's prefix sums, one float64 per step, small enough to stay in cache. With
+//    features hashed into 2^22 buckets most touches of the rarer n-grams are misses, and
+//    they are what an epoch waits on.
 //
 // With dropout (BackendData.dropout), both loops apply the mask of logistic.ts on the fly:
 // z_i = s (1/(1-p)) sum_{kept q} x_q v_q + b, and only kept columns are updated, with
@@ -81,11 +83,15 @@ export class CpuBackend implements TrainingBackend {
   private r = new Float32Array(0);
   // averaging state (see 2. above)
   /**
-   * When averaging, per column j: cols[4j] = v_j (a float32 value), cols[4j+1] = running
-   * sum of w_j, cols[4j+2] = prefix sum P when j was last settled (cols[4j+3] unused:
-   * 32-byte records never straddle a cache line).
+   * When averaging, column j's 16-byte record, read through three views of one buffer:
+   * colV[4j] = v_j, colStep[4j+1] = the step of the epoch at which j was last settled,
+   * colSum[2j+1] = the running sum of w_j.
    */
-  private cols = new Float64Array(0);
+  private colV = new Float32Array(0);
+  private colStep = new Uint32Array(0);
+  private colSum = new Float64Array(0);
+  /** prefixAt[t] = P after t steps of this epoch (since the last fold, if any) */
+  private prefixAt = new Float64Array(0);
   private prefixScale = 0;
   private avgW: Float32Array | null = null;
   private avgB = 0;
@@ -105,10 +111,10 @@ export class CpuBackend implements TrainingBackend {
     this.avgW = null;
     if (data.average) {
       this.v = new Float32Array(0);
-      this.cols = new Float64Array(4 * d);
+      this.setRecords(new ArrayBuffer(16 * d));
     } else {
       this.v = new Float32Array(d);
-      this.cols = new Float64Array(0);
+      this.setRecords(new ArrayBuffer(0));
     }
   }
 
@@ -118,6 +124,12 @@ export class CpuBackend implements TrainingBackend {
     const d = data.dropout;
     const mask = d && d.rate > 0 ? { seed: epochDropoutSeed(d.seed, this.epoch), threshold: dropoutThreshold(d.rate), keepScale: dropoutScale(d.rate) } : null;
     return data.average === true ? this.trainEpochAveraged(data, batchOrder, lr, l2, mask) : this.trainEpochPlain(data, batchOrder, lr, l2, mask);
+  }
+
+  private setRecords(buffer: ArrayBuffer): void {
+    this.colV = new Float32Array(buffer);
+    this.colStep = new Uint32Array(buffer);
+    this.colSum = new Float64Array(buffer);
   }
 
   /** The kept-feature bytes for this epoch's masks (one per non-zero of the training set). */
@@ -180,14 +192,20 @@ export class CpuBackend implements TrainingBackend {
     const keepScale = mask?.keepScale ?? 1;
     const masked = mask !== null;
     const kept = masked ? this.maskBytes(colIdx.length) : this.kept;
-    const cols = this.cols;
+    const v = this.colV;
+    const stepOf = this.colStep;
+    const sum = this.colSum;
     const r = this.r;
-    // every account starts the epoch empty, settled at P = 0
-    for (let o = 0; o < cols.length; o += 4) {
-      cols[o + 1] = 0;
-      cols[o + 2] = 0;
+    const T = batchOrder.length;
+    if (this.prefixAt.length < T + 1) this.prefixAt = new Float64Array(T + 1);
+    const prefixAt = this.prefixAt;
+    // every account starts the epoch empty, settled at step 0, where P = 0
+    for (let o = 0; o < v.length; o += 4) {
+      stepOf[o + 1] = 0;
+      sum[(o >>> 1) + 1] = 0;
     }
     this.prefixScale = 0;
+    prefixAt[0] = 0;
     let biasSum = 0;
     let lossTotal = 0;
     for (let k = 0; k < batchOrder.length; k++) {
@@ -198,7 +216,7 @@ export class CpuBackend implements TrainingBackend {
       let rSum = 0;
       for (let i = start; i < end; i++) {
         // with dropout, this draws the row's mask into kept; the update below reads it back
-        const zi = this.s * rowDot(x, i, cols, 4, mask, kept) + this.b;
+        const zi = this.s * rowDot(x, i, v, 4, mask, kept) + this.b;
         const ri = sigmoid(zi) - y[i]!;
         r[i - start] = ri;
         rSum += ri;
@@ -207,6 +225,7 @@ export class CpuBackend implements TrainingBackend {
       lossTotal += lossSum / n;
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
+      // P before this step (prefixAt[k]), the point every touched column is settled to
       const settle = this.prefixScale;
       for (let i = start; i < end; i++) {
         const c = step * r[i - start]! * keepScale;
@@ -214,23 +233,23 @@ export class CpuBackend implements TrainingBackend {
         for (let q = rowPtr[i]!; q < qEnd; q++) {
           if (masked && kept[q] === 0) continue;
           const o = 4 * colIdx[q]!;
-          const vj = cols[o]!;
+          const vj = v[o]!;
           // settle column j's account up to the step before this one, then update v_j
-          cols[o + 1]! += vj * (settle - cols[o + 2]!);
-          cols[o + 2] = settle;
-          cols[o] = Math.fround(vj - c * values[q]!);
+          sum[(o >>> 1) + 1]! += vj * (settle - prefixAt[stepOf[o + 1]!]!);
+          stepOf[o + 1] = k;
+          v[o] = vj - c * values[q]!;
         }
       }
       this.b -= (lr * rSum) / n;
       this.prefixScale += this.s;
+      prefixAt[k + 1] = this.prefixScale;
       biasSum += this.b;
-      if (this.s < 1e-3) this.foldScale();
+      if (this.s < 1e-3) this.foldScale(k + 1);
     }
-    const T = batchOrder.length;
     const P = this.prefixScale;
-    const d = cols.length >>> 2;
+    const d = v.length >>> 2;
     const avg = this.avgW ?? new Float32Array(d);
-    for (let j = 0, o = 0; j < d; j++, o += 4) avg[j] = (cols[o + 1]! + cols[o]! * (P - cols[o + 2]!)) / T;
+    for (let j = 0, o = 0; j < d; j++, o += 4) avg[j] = (sum[(o >>> 1) + 1]! + v[o]! * (P - prefixAt[stepOf[o + 1]!]!)) / T;
     this.avgW = avg;
     this.avgB = biasSum / T;
     return lossTotal / batchOrder.length;
@@ -255,7 +274,8 @@ export class CpuBackend implements TrainingBackend {
   dispose(): void {
     this.data = null;
     this.v = new Float32Array(0);
-    this.cols = new Float64Array(0);
+    this.setRecords(new ArrayBuffer(0));
+    this.prefixAt = new Float64Array(0);
     this.kept = new Uint8Array(0);
     this.avgW = null;
   }
@@ -266,9 +286,9 @@ export class CpuBackend implements TrainingBackend {
     const s = this.s;
     if (this.data?.average) {
       // averaging, but no epoch has run yet
-      const cols = this.cols;
-      const w = new Float32Array(cols.length >>> 2);
-      for (let j = 0; j < w.length; j++) w[j] = s * cols[4 * j]!;
+      const v = this.colV;
+      const w = new Float32Array(v.length >>> 2);
+      for (let j = 0; j < w.length; j++) w[j] = s * v[4 * j]!;
       return { weights: w, bias: this.b };
     }
     const w = new Float32Array(this.v.length);
@@ -278,22 +298,28 @@ export class CpuBackend implements TrainingBackend {
 
   /**
    * v <- s v, s <- 1. With averaging, every column's account is settled first, since
-   * the lazy sums assume v_j only changes when column j is touched.
+   * the lazy sums assume v_j only changes when column j is touched; `step` is the number
+   * of steps the epoch has taken.
    */
-  private foldScale(): void {
+  private foldScale(step = 0): void {
     const s = this.s;
     if (this.data?.average) {
-      // settle every column, then start the prefix sum afresh at 0: only differences of
-      // P are used, and restarting keeps P from growing by 1/s at every fold
+      // settle every column at this step, then start the prefix sum afresh at 0 there:
+      // only differences of P are used, and restarting keeps P from growing by 1/s at
+      // every fold
       const P = this.prefixScale;
-      const cols = this.cols;
-      for (let o = 0; o < cols.length; o += 4) {
-        const vj = cols[o]!;
-        cols[o + 1]! += vj * (P - cols[o + 2]!);
-        cols[o + 2] = 0;
-        cols[o] = Math.fround(s * vj);
+      const prefixAt = this.prefixAt;
+      const v = this.colV;
+      const stepOf = this.colStep;
+      const sum = this.colSum;
+      for (let o = 0; o < v.length; o += 4) {
+        const vj = v[o]!;
+        sum[(o >>> 1) + 1]! += vj * (P - prefixAt[stepOf[o + 1]!]!);
+        stepOf[o + 1] = step;
+        v[o] = s * vj;
       }
       this.prefixScale = 0;
+      prefixAt[step] = 0;
     } else {
       const v = this.v;
       for (let j = 0; j < v.length; j++) v[j] = s * v[j]!;

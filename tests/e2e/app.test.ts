@@ -99,6 +99,19 @@ describe.skipIf(skipReason !== undefined)(`the web app, end to end${skipReason ?
     expect(problems).toEqual([]);
   }, 60_000);
 
+  it("shows negated words as NOT_word in the contributions, with a note saying what that means", async () => {
+    await open("#/predict");
+    await setValue(page, "review", "It was not good. Not funny, not moving, and I did not care about anyone in it.");
+    await (await byId(page, "predict")).click();
+    await textOf(page, "label");
+    const lists = (await textOf(page, "top-positive")) + (await textOf(page, "top-negative"));
+    expect(lists).toMatch(/NOT_/);
+    expect(await textOf(page, "negation-note")).toMatch(/follows a negation/);
+    // the shaded review shows the words as typed
+    expect(await textOf(page, "shaded")).not.toMatch(/NOT_/);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
   it("never runs user text as HTML", async () => {
     await open("#/predict");
     await page.evaluate(() => ((window as unknown as { __xss: number }).__xss = 0));

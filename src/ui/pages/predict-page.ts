@@ -6,6 +6,7 @@ import { LitElement, css, html, nothing } from "lit";
 import { customElement, query, state } from "lit/decorators.js";
 import { styleMap } from "lit/directives/style-map.js";
 import type { Contribution } from "../../core/predict.ts";
+import { NEGATED_PREFIX } from "../../core/text.ts";
 import { EXAMPLE_REVIEWS } from "../examples.ts";
 import { scoreColor, type ExplanationView } from "../explain-view.ts";
 import { formatCount, formatPercent, formatSeconds } from "../format.ts";
@@ -264,6 +265,12 @@ export class PredictPage extends LitElement {
           <div><h3>Pushed toward positive</h3>${this.contributions(v.topPositive, "top-positive")}</div>
           <div><h3>Pushed toward negative</h3>${this.contributions(v.topNegative, "top-negative")}</div>
         </div>
+        ${[...v.topPositive, ...v.topNegative].some((c) => c.ngram.includes(NEGATED_PREFIX))
+          ? html`<p class="muted" id="negation-note">
+              ${NEGATED_PREFIX}word: a word that follows a negation such as "not", "n't" or "never" closely; the model
+              learns it as a feature of its own, apart from the plain word.
+            </p>`
+          : nothing}
       </section>
     `;
   }
