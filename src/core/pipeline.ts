@@ -302,8 +302,6 @@ export async function trainPipeline(
   /** The selection and the refit at once, each on its own backend (see PipelineExecution). */
   async function selectAndRefitTogether(selectionSets: Parameters<typeof trainLoop>[1]) {
     const gate = new EpochGate();
-    const refitFw = fitFeatureWeights(train.counts, train.labels, f, order.oldId);
-    const refitSets = { train: weighted("train", train.counts, train.labels, refitFw, f), test: test ? weighted("test", test.counts, test.labels, refitFw, f) : undefined };
     // a failure on either side stops the other at its next epoch
     let failed = false;
     const shouldStop = () => failed || (hooks.shouldStop?.() ?? false);
@@ -334,7 +332,15 @@ export async function trainPipeline(
         throw e;
       },
     );
-    const refitting = run(refitSets, { onEpoch: (r) => hooks.onEpoch?.("refit", r), beforeEpoch: (e) => gate.allows(e) }).catch((e: unknown) => {
+    const refitting = (async () => {
+      // a turn of the event loop first: the selection hands its data to its backend and
+      // starts training, while this thread weights the retraining's features
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      const refitFw = fitFeatureWeights(train.counts, train.labels, f, order.oldId);
+      const refitSets = { train: weighted("train", train.counts, train.labels, refitFw, f), test: test ? weighted("test", test.counts, test.labels, refitFw, f) : undefined };
+      const res = await run(refitSets, { onEpoch: (r) => hooks.onEpoch?.("refit", r), beforeEpoch: (e) => gate.allows(e) });
+      return { res, refitFw };
+    })().catch((e: unknown) => {
       failed = true;
       gate.end(0);
       throw e;
@@ -343,7 +349,7 @@ export async function trainPipeline(
     for (const b of backends) b.dispose();
     if (sel.status === "rejected") throw sel.reason;
     if (ref.status === "rejected") throw ref.reason;
-    return { selection: sel.value, refit: ref.value, refitFw };
+    return { selection: sel.value, refit: ref.value.res, refitFw: ref.value.refitFw };
   }
 
   function finish(
