@@ -90,6 +90,21 @@ describe("moviesentiments train", () => {
     expect(meta("model-threads").training.bestEpoch).toBe(meta("model-inline").training.bestEpoch);
   });
 
+  it("sweep keeps dropout and negation scope off unless given, and records what it ran", () => {
+    const base = ["sweep", "--data", archive, "--epochs", "2", "--hash-bits", "12"];
+    const off = run([...base, "--out", join(tmp, "sweep-off.json")]);
+    expect(off.code, off.stderr).toBe(0);
+    const recOff = JSON.parse(readFileSync(join(tmp, "sweep-off.json"), "utf8"));
+    expect(recOff.features.negationScope).toBe(0);
+    expect(recOff.command).not.toMatch(/--negation-scope|--dropout/);
+    expect(recOff.runs).toHaveLength(4);
+    const on = run([...base, "--out", join(tmp, "sweep-on.json"), "--negation-scope", "2", "--dropout", "0.3"]);
+    expect(on.code, on.stderr).toBe(0);
+    const recOn = JSON.parse(readFileSync(join(tmp, "sweep-on.json"), "utf8"));
+    expect(recOn.features.negationScope).toBe(2);
+    expect(recOn.command).toMatch(/--dropout 0.3 --negation-scope 2/);
+  });
+
   it("--workers must be a whole number", () => {
     expectOneLineError(run(["train", "--data", archive, "--out", join(tmp, "never"), "--workers", "two"]), /--workers must be an integer/);
   });

@@ -60,7 +60,8 @@ export async function runSweep(
     createdAt: new Date().toISOString(),
     command:
       `moviesentiments sweep --epochs ${opts.epochs} --batch-size ${options.training.batchSize}` +
-      (options.training.dropout ? ` --dropout ${options.training.dropout}` : ""),
+      (options.training.dropout ? ` --dropout ${options.training.dropout}` : "") +
+      (f.negationScope ? ` --negation-scope ${f.negationScope}` : ""),
     features: f,
     validationFraction: options.validationFraction,
     seed,
