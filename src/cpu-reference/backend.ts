@@ -54,7 +54,7 @@ interface EpochMask {
  * features count, the row's mask is written to kept[q] for the update to read back, and
  * the sum is scaled by 1/(1-p): x~_i . w.
  */
-function rowDot(x: Csr, i: number, w: Float32Array | Float64Array, stride: number, mask: EpochMask | null, kept: Uint8Array): number {
+function rowDot(x: Csr, i: number, w: Float32Array, stride: number, mask: EpochMask | null, kept: Uint8Array): number {
   const { rowPtr, colIdx, values } = x;
   const qEnd = rowPtr[i + 1]!;
   let acc = 0;
@@ -81,6 +81,8 @@ export class CpuBackend implements TrainingBackend {
   private s = 1;
   private b = 0;
   private r = new Float32Array(0);
+  /** sum of the last forward pass's residuals */
+  private rSum = 0;
   // averaging state (see 2. above)
   /**
    * When averaging, column j's 16-byte record, read through three views of one buffer:
@@ -138,6 +140,26 @@ export class CpuBackend implements TrainingBackend {
     return this.kept;
   }
 
+  /**
+   * The forward pass of batch rows [start, end), shared by both step loops:
+   * z_i = s (w . x~_i) + b (w_j at w[stride j], see rowDot), r_i = sigma(z_i) - y_i into
+   * this.r; returns the batch's summed loss and leaves sum_i r_i in this.rSum.
+   */
+  private forward(x: Csr, y: Uint8Array, start: number, end: number, w: Float32Array, stride: number, mask: EpochMask | null, kept: Uint8Array): number {
+    const r = this.r;
+    let lossSum = 0;
+    let rSum = 0;
+    for (let i = start; i < end; i++) {
+      const zi = this.s * rowDot(x, i, w, stride, mask, kept) + this.b;
+      const ri = sigmoid(zi) - y[i]!;
+      r[i - start] = ri;
+      rSum += ri;
+      lossSum += binaryCrossEntropyWithLogits(zi, y[i]!);
+    }
+    this.rSum = rSum;
+    return lossSum;
+  }
+
   /** Plain steps; with a dropout mask, dropped features are skipped in both passes. */
   private trainEpochPlain(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask | null): number {
     const { x, y } = data.train;
@@ -152,17 +174,8 @@ export class CpuBackend implements TrainingBackend {
       const start = batchOrder[k]! * data.batchSize;
       const end = Math.min(start + data.batchSize, x.nRows);
       const n = end - start;
-      // forward: z_i = s (v . x_i) + b, then r_i = sigma(z_i) - y_i and the batch loss
-      let lossSum = 0;
-      let rSum = 0;
-      for (let i = start; i < end; i++) {
-        const zi = this.s * rowDot(x, i, v, 1, mask, kept) + this.b;
-        const ri = sigmoid(zi) - y[i]!;
-        r[i - start] = ri;
-        rSum += ri;
-        lossSum += binaryCrossEntropyWithLogits(zi, y[i]!);
-      }
-      lossTotal += lossSum / n;
+      lossTotal += this.forward(x, y, start, end, v, 1, mask, kept) / n;
+      const rSum = this.rSum;
       // update: s <- s (1 - eta lambda); v_j <- v_j - eta/(n s) (X_B^T r)_j; b <- b - eta mean(r)
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
@@ -212,17 +225,9 @@ export class CpuBackend implements TrainingBackend {
       const start = batchOrder[k]! * data.batchSize;
       const end = Math.min(start + data.batchSize, x.nRows);
       const n = end - start;
-      let lossSum = 0;
-      let rSum = 0;
-      for (let i = start; i < end; i++) {
-        // with dropout, this draws the row's mask into kept; the update below reads it back
-        const zi = this.s * rowDot(x, i, v, 4, mask, kept) + this.b;
-        const ri = sigmoid(zi) - y[i]!;
-        r[i - start] = ri;
-        rSum += ri;
-        lossSum += binaryCrossEntropyWithLogits(zi, y[i]!);
-      }
-      lossTotal += lossSum / n;
+      // with dropout, this draws the rows' masks into kept; the update below reads them back
+      lossTotal += this.forward(x, y, start, end, v, 4, mask, kept) / n;
+      const rSum = this.rSum;
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
       // P before this step (prefixAt[k]), the point every touched column is settled to
