@@ -3,10 +3,9 @@
 // bag of words, all on the same reviews, split and page. Driven by helper.ts through
 // window.browserBench.run(); results go back as JSON.
 
-import { loadImdbFromTarGz } from "../../src/core/dataset.ts";
-import { applyFeatureWeights, DEFAULT_FEATURES, fitFeatureWeights, selectRows } from "../../src/core/features.ts";
-import { stratifiedSplit } from "../../src/core/dataset.ts";
-import { columnsByFrequency, hashReviews, renumberColumns } from "../../src/core/pipeline.ts";
+import { DEFAULT_FEATURES, selectRows } from "../../src/core/features.ts";
+import { loadImdbFromTarGz, stratifiedSplit } from "../../src/core/dataset.ts";
+import { columnsByFrequency, hashReviews, renumberColumns, selectionSets } from "../../src/core/pipeline.ts";
 import { metricsFromSums } from "../../src/core/metrics.ts";
 import { BatchSchedule, DEFAULT_TRAIN, learningRateAt } from "../../src/core/train.ts";
 import { tokenize } from "../../src/core/text.ts";
@@ -47,19 +46,8 @@ function featurize(train: readonly Review[], test: readonly Review[]): OurSets {
   const order = columnsByFrequency(tr.counts);
   renumberColumns(tr.counts, order.newId);
   renumberColumns(te.counts, order.newId);
-  const split = stratifiedSplit(tr.labels, 0.2, DEFAULT_TRAIN.seed);
-  const fitCounts = selectRows(tr.counts, split.fit);
-  const fitLabels = Uint8Array.from(split.fit, (i) => tr.labels[i]!);
-  const fw = fitFeatureWeights(fitCounts, fitLabels, f, order.oldId);
-  return {
-    fit: { name: "train", x: applyFeatureWeights(fitCounts, fw, f), y: fitLabels },
-    validation: {
-      name: "validation",
-      x: applyFeatureWeights(selectRows(tr.counts, split.validation), fw, f),
-      y: Uint8Array.from(split.validation, (i) => tr.labels[i]!),
-    },
-    test: { name: "test", x: applyFeatureWeights(te.counts, fw, f), y: te.labels },
-  };
+  const sets = selectionSets(tr, te, f, 0.2, DEFAULT_TRAIN.seed, order.oldId);
+  return { fit: sets.train, validation: sets.validation, test: sets.test! };
 }
 
 function emptyResult(system: SystemResult["system"], label: string): SystemResult {

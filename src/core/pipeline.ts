@@ -199,6 +199,32 @@ function weighted(name: string, counts: Csr, labels: Uint8Array, fw: ReturnType<
 }
 
 /**
+ * The selection stage's data: a seeded, stratified validation split of train/'s hashed
+ * counts, feature weights (NB ratios or idf) fitted on the fit rows alone, and the fit,
+ * validation and test sets weighted with them. `oldId` as for fitFeatureWeights (columns
+ * renumbered by columnsByFrequency).
+ */
+export function selectionSets(
+  train: { counts: Csr; labels: Uint8Array },
+  test: { counts: Csr; labels: Uint8Array } | null,
+  f: FeatureConfig,
+  validationFraction: number,
+  seed: number,
+  oldId?: Uint32Array,
+): { fw: ReturnType<typeof fitFeatureWeights>; train: LabelledSet; validation: LabelledSet; test?: LabelledSet } {
+  const split = stratifiedSplit(train.labels, validationFraction, seed);
+  const fitCounts = selectRows(train.counts, split.fit);
+  const fitLabels = Uint8Array.from(split.fit, (i) => train.labels[i]!);
+  const fw = fitFeatureWeights(fitCounts, fitLabels, f, oldId);
+  return {
+    fw,
+    train: weighted("train", fitCounts, fitLabels, fw, f),
+    validation: weighted("validation", selectRows(train.counts, split.validation), Uint8Array.from(split.validation, (i) => train.labels[i]!), fw, f),
+    test: test ? weighted("test", test.counts, test.labels, fw, f) : undefined,
+  };
+}
+
+/**
  * Train a model from reviews. `makeBackend` is called once per training run (selection,
  * then refit), so each run starts from fresh zero weights.
  */
@@ -242,19 +268,11 @@ export async function trainPipeline(
 
   if (options.validationFraction > 0) {
     hooks.onStage?.("select", "choosing the number of epochs on the validation split");
-    const split = stratifiedSplit(train.labels, options.validationFraction, options.training.seed);
-    const fitCounts = selectRows(train.counts, split.fit);
-    const fitLabels = Uint8Array.from(split.fit, (i) => train.labels[i]!);
-    const fw = fitFeatureWeights(fitCounts, fitLabels, f, order.oldId);
-    const valSet = weighted("validation", selectRows(train.counts, split.validation), Uint8Array.from(split.validation, (i) => train.labels[i]!), fw, f);
-    const selectionSets = {
-      train: weighted("train", fitCounts, fitLabels, fw, f),
-      validation: valSet,
-      test: test ? weighted("test", test.counts, test.labels, fw, f) : undefined,
-    };
+    const { fw, ...sets } = selectionSets(train, test, f, options.validationFraction, options.training.seed, order.oldId);
+    const valSet = sets.validation;
     if (execution.concurrentRefit && options.refit) {
       hooks.onStage?.("refit", `training on all ${train.counts.nRows} reviews of train/ alongside, for the number of epochs the selection chooses`);
-      const both = await selectAndRefitTogether(selectionSets);
+      const both = await selectAndRefitTogether(sets);
       selection = both.selection.history;
       bestEpoch = Math.max(1, both.selection.bestEpoch);
       stoppedEarly = both.selection.stoppedEarly;
@@ -264,7 +282,7 @@ export async function trainPipeline(
     }
     const backend = await makeBackend();
     try {
-      const res = await trainLoop(backend, selectionSets, options.training, {
+      const res = await trainLoop(backend, sets, options.training, {
         onEpoch: (r) => hooks.onEpoch?.("select", r),
         shouldStop: hooks.shouldStop,
         now,
@@ -274,7 +292,7 @@ export async function trainPipeline(
       stoppedEarly = res.stoppedEarly;
       backendInfo = res.backend;
       if (!options.refit) {
-        return finish(res.weights, res.bias, fw, [], fitCounts.nRows, false);
+        return finish(res.weights, res.bias, fw, [], sets.train.x.nRows, false);
       }
       const valProbs = probabilities(valSet.x, res.weights, res.bias);
       validationMetrics = binaryMetrics(valSet.y, valProbs);

@@ -4,9 +4,7 @@
 
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { stratifiedSplit } from "../core/dataset.ts";
-import { applyFeatureWeights, fitFeatureWeights, selectRows } from "../core/features.ts";
-import { hashReviews, type PipelineOptions } from "../core/pipeline.ts";
+import { hashReviews, selectionSets, type PipelineOptions } from "../core/pipeline.ts";
 import { trainLoop, type EpochRecord } from "../core/train.ts";
 import type { Review, TrainingBackend } from "../core/types.ts";
 
@@ -41,19 +39,7 @@ export async function runSweep(
   const seed = options.training.seed;
   const train = hashReviews(data.train, f);
   const test = hashReviews(data.test, f);
-  const split = stratifiedSplit(train.labels, options.validationFraction, seed);
-  const fitCounts = selectRows(train.counts, split.fit);
-  const fitLabels = Uint8Array.from(split.fit, (i) => train.labels[i]!);
-  const fw = fitFeatureWeights(fitCounts, fitLabels, f);
-  const sets = {
-    train: { name: "train", x: applyFeatureWeights(fitCounts, fw, f), y: fitLabels },
-    validation: {
-      name: "validation",
-      x: applyFeatureWeights(selectRows(train.counts, split.validation), fw, f),
-      y: Uint8Array.from(split.validation, (i) => train.labels[i]!),
-    },
-    test: { name: "test", x: applyFeatureWeights(test.counts, fw, f), y: test.labels },
-  };
+  const sets = selectionSets(train, test, f, options.validationFraction, seed);
   const records: SweepRecords = {
     kind: "moviesentiments-sweep",
     version: 1,
