@@ -65,8 +65,10 @@ export function validateFeatureConfig(c: FeatureConfig): void {
 
 // ---- hashing -------------------------------------------------------------------
 
+const FNV_BASIS = 0x811c9dc5;
+
 /** FNV-1a over the UTF-16 code units of s[start, end), from state h (the FNV basis by default). */
-function hashSpan(s: string, start: number, end: number, h = 0x811c9dc5): number {
+function hashSpan(s: string, start: number, end: number, h = FNV_BASIS): number {
   for (let i = start; i < end; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
@@ -175,18 +177,14 @@ export class NgramHasher {
       const th = this.tokenHash;
       const starts = spans.starts;
       const ends = spans.ends;
+      // a negated token (markNegations' rule, one step per token) hashes as NEGATED_PREFIX + token
       const scope = this.negationScope;
-      if (scope > 0) {
-        // a negated token (markNegations' rule, one step per token) hashes as NEGATED_PREFIX + token
-        let state = 0;
-        for (let k = 0; k < nTok; k++) {
-          const a = starts[k]!;
-          const e = ends[k]!;
-          state = negationStep(s, a, e, state, scope);
-          run[k] = th[k] = hashSpan(s, a, e, state & 1 ? NEGATED_BASIS : 0x811c9dc5);
-        }
-      } else {
-        for (let k = 0; k < nTok; k++) run[k] = th[k] = hashSpan(s, starts[k]!, ends[k]!);
+      let state = 0;
+      for (let k = 0; k < nTok; k++) {
+        const a = starts[k]!;
+        const e = ends[k]!;
+        state = negationStep(s, a, e, state, scope);
+        run[k] = th[k] = hashSpan(s, a, e, state & 1 ? NEGATED_BASIS : FNV_BASIS);
       }
       this.ensureTable(nTok * ngramMax);
       this.ensureOutput(nnz + nTok * ngramMax, nnz);

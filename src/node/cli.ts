@@ -249,10 +249,8 @@ function epochLine(stage: string, r: EpochRecord): string {
  * and the refit at once (CPU backend, --workers >= 2, running from the bundle).
  */
 function trainThreadsEntry(values: Values): string | undefined {
-  const raw = values.workers;
-  const workers = raw === undefined ? Math.min(2, availableParallelism()) : Number(raw);
-  if (raw !== undefined && (raw.trim() === "" || !Number.isInteger(workers) || workers < 0 || workers > 64))
-    throw new UsageError(`--workers must be an integer from 0 to 64 (got "${raw}")`);
+  const workers = num(values, "workers", Math.min(2, availableParallelism()), true);
+  if (workers < 0 || workers > 64) throw new UsageError(`--workers must be an integer from 0 to 64 (got "${values.workers}")`);
   if (workers < 2 || (values.backend ?? "cpu") !== "cpu") return undefined;
   return workerEntry();
 }
