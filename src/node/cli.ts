@@ -298,7 +298,8 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
         shouldStop: () => interrupted,
       },
       {
-        concurrentRefit: threads.length > 0 && options.validationFraction > 0 && options.refit,
+        // the pipeline runs them in order anyway when there is no selection or no refit
+        concurrentRefit: threads.length > 0,
         hashElsewhere: threads.length > 0 ? (texts, features) => threads[1]!.hash(texts, features) : undefined,
       },
     );
