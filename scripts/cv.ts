@@ -3,14 +3,16 @@
 // Build and run: npx rolldown scripts/cv.ts --dir /tmp/cv --platform node --format esm
 //   && node /tmp/cv/cv.js '{"run": {"lr": 4, "lrDecay": 0, "average": true}}'
 // Options: features (FeatureConfig), run (TrainConfig), k (folds, default 5),
-// transform (JS body mapping raw text s), soft (rating -> soft label).
+// transform (JS body mapping raw text s), soft (rating -> soft label), seeds (the model
+// is the mean of this many runs with seeds run.seed, run.seed + 1, ...: trainAveraged).
 import { loadImdb } from "../src/node/data.ts";
 import { DEFAULT_FEATURES, NgramHasher, applyFeatureWeights, fitFeatureWeights, selectRows, type FeatureConfig } from "../src/core/features.ts";
 import { CpuBackend } from "../src/cpu-reference/backend.ts";
-import { DEFAULT_TRAIN, trainLoop, type TrainConfig } from "../src/core/train.ts";
+import { DEFAULT_TRAIN, type TrainConfig } from "../src/core/train.ts";
+import { trainAveraged } from "../src/core/pipeline.ts";
 import { mulberry32, permutation } from "../src/core/random.ts";
 
-const args = JSON.parse(process.argv[2] ?? "{}") as { features?: Partial<FeatureConfig>; run?: Partial<TrainConfig>; k?: number; transform?: string; soft?: Record<string, number> };
+const args = JSON.parse(process.argv[2] ?? "{}") as { features?: Partial<FeatureConfig>; run?: Partial<TrainConfig>; k?: number; transform?: string; soft?: Record<string, number>; seeds?: number };
 const features: FeatureConfig = { ...DEFAULT_FEATURES, ...args.features };
 const data = await loadImdb("../shared/data/aclImdb_v1.tar.gz");
 let texts = data.train.map((r) => r.text);
@@ -30,7 +32,8 @@ for (let f = 0; f < k; f++) {
   const soft = args.soft;
   const yTrainTarget = soft ? (Float32Array.from(fitRows, (i) => soft[String(data.train[i]!.rating)] ?? y[i]!) as unknown as Uint8Array) : yFit;
   const val = { name: "validation", x: applyFeatureWeights(selectRows(counts, valRows), fw, features), y: Uint8Array.from(valRows, (i) => y[i]!) };
-  const res = await trainLoop(new CpuBackend(), { train: { name: "train", x: applyFeatureWeights(fitC, fw, features), y: yTrainTarget }, validation: val }, cfg);
+  const backends = Array.from({ length: args.seeds ?? 1 }, () => new CpuBackend());
+  const res = await trainAveraged(backends, { train: { name: "train", x: applyFeatureWeights(fitC, fw, features), y: yTrainTarget }, validation: val }, cfg);
   res.history.forEach((h, e) => (correct[e]! += h.validation!.accuracy * val.y.length));
 }
 console.log(JSON.stringify(args), Array.from(correct, (c) => (c / y.length).toFixed(4)).join(" "));

@@ -308,7 +308,7 @@ describe("training", () => {
         const timer = setTimeout(() => rej(new Error(`training never started an epoch:\n${stderr}`)), 90_000);
         child.stderr!.on("data", (b: Buffer) => {
           stderr += b.toString();
-          if (/select epoch +2 /.test(stderr)) {
+          if (/(select|refit) +epoch +2 /.test(stderr)) {
             clearTimeout(timer);
             res();
           }

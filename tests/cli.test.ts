@@ -74,20 +74,38 @@ describe("moviesentiments train", () => {
     expect(trainRun.stderr).toMatch(/saved the model to/);
   });
 
-  it("--workers 2 (selection and refit at once, on two threads) saves the same model as --workers 0", () => {
-    const args = ["train", "--data", archive, "--epochs", "6", "--hash-bits", "12", "--patience", "2", "--lr", "8"];
-    const threads = run([...args, "--out", join(tmp, "model-threads"), "--workers", "2"]);
-    const inline = run([...args, "--out", join(tmp, "model-inline"), "--workers", "0"]);
+  /** Trains with --workers 2 and --workers 0 and checks that both saved the same model. */
+  function threadsAndInline(name: string, args: string[]) {
+    const threads = run([...args, "--out", join(tmp, `${name}-threads`), "--workers", "2"]);
+    const inline = run([...args, "--out", join(tmp, `${name}-inline`), "--workers", "0"]);
     expect(threads.code, threads.stderr).toBe(0);
     expect(inline.code, inline.stderr).toBe(0);
+    const files = (dir: string) => readdirSync(join(tmp, dir)).filter((f) => f.endsWith(".f16")).sort();
+    expect(files(`${name}-threads`)).toEqual(files(`${name}-inline`));
+    for (const f of files(`${name}-inline`)) expect(readFileSync(join(tmp, `${name}-threads`, f))).toEqual(readFileSync(join(tmp, `${name}-inline`, f)));
+    const meta = (dir: string) => JSON.parse(readFileSync(join(tmp, dir, "model.json"), "utf8"));
+    expect(meta(`${name}-threads`).metrics).toEqual(meta(`${name}-inline`).metrics);
+    expect(meta(`${name}-threads`).training.bestEpoch).toBe(meta(`${name}-inline`).training.bestEpoch);
+    return { threads, inline, meta: meta(`${name}-inline`) };
+  }
+
+  it("--workers 2 (the two seeds' runs at once, on two threads) saves the same model as --workers 0", () => {
+    const { threads, meta } = threadsAndInline("seeds", ["train", "--data", archive, "--epochs", "4", "--hash-bits", "12", "--lr", "8"]);
+    expect(threads.stderr).toMatch(/refit: training on all \d+ reviews of train\/ for 4 epochs, 2 runs with different seeds, averaged/);
+    expect(threads.stderr).toMatch(/trained 4 epochs, the mean of 2 runs with different seeds/);
+    expect(meta.training.seeds).toBe(2);
+    expect(meta.training.validationFraction).toBe(0);
+    expect(meta.history.final).toHaveLength(4);
+  });
+
+  it("--workers 2 with a validation split (selection and refit at once) saves the same model as --workers 0", () => {
+    const args = ["train", "--data", archive, "--epochs", "6", "--hash-bits", "12", "--patience", "2", "--lr", "8", "--validation-fraction", "0.2", "--seeds", "1"];
+    const { threads, inline, meta } = threadsAndInline("select", args);
     expect(threads.stderr).toMatch(/refit: training on all \d+ reviews of train\/ alongside/);
     expect(inline.stderr).toMatch(/refit: training on all \d+ reviews of train\/ for \d+ epochs/);
-    const files = (dir: string) => readdirSync(join(tmp, dir)).filter((f) => f.endsWith(".f16")).sort();
-    expect(files("model-threads")).toEqual(files("model-inline"));
-    for (const f of files("model-inline")) expect(readFileSync(join(tmp, "model-threads", f))).toEqual(readFileSync(join(tmp, "model-inline", f)));
-    const meta = (dir: string) => JSON.parse(readFileSync(join(tmp, dir, "model.json"), "utf8"));
-    expect(meta("model-threads").metrics).toEqual(meta("model-inline").metrics);
-    expect(meta("model-threads").training.bestEpoch).toBe(meta("model-inline").training.bestEpoch);
+    expect(threads.stderr).toMatch(/chose \d+ epochs on validation/);
+    expect(meta.training.seeds).toBeUndefined();
+    expect(meta.history.selection.length).toBeGreaterThan(0);
   });
 
   it("sweep keeps dropout and negation scope off unless given, and records what it ran", () => {
@@ -103,6 +121,11 @@ describe("moviesentiments train", () => {
     const recOn = JSON.parse(readFileSync(join(tmp, "sweep-on.json"), "utf8"));
     expect(recOn.features.negationScope).toBe(2);
     expect(recOn.command).toMatch(/--dropout 0.3 --negation-scope 2/);
+  });
+
+  it("--seeds must be a whole number from 1 to 16", () => {
+    expectOneLineError(run(["train", "--data", archive, "--out", join(tmp, "never"), "--seeds", "0"]), /seeds must be an integer from 1 to 16/);
+    expect(existsSync(join(tmp, "never"))).toBe(false);
   });
 
   it("--workers must be a whole number", () => {

@@ -31,6 +31,8 @@ export interface TrainingInfo {
   stoppedEarly: boolean;
   /** true when the final model was retrained on all of train/ after selection */
   refit: boolean;
+  /** the final model is the mean of this many runs, seeds config.seed, config.seed + 1, ... (absent: 1) */
+  seeds?: number;
   backend: { kind: string; deviceName: string };
   nTrain: number;
   seconds: number;

@@ -73,11 +73,15 @@ Training (train; defaults reproduce the shipped model):
   --lr X               learning rate at epoch 1 (default ${DEFAULT_PIPELINE.training.lr})
   --lr-decay X         lr_e = lr / (1 + decay (e - 1)) (default ${DEFAULT_PIPELINE.training.lrDecay})
   --l2 X               L2 strength, applied in the update, bias unpenalised (default ${DEFAULT_PIPELINE.training.l2})
-  --epochs N           most epochs (default ${DEFAULT_PIPELINE.training.epochs})
+  --epochs N           epochs; with a validation split, the most (default ${DEFAULT_PIPELINE.training.epochs})
   --batch-size N       rows per gradient step (default ${DEFAULT_PIPELINE.training.batchSize})
   --seed N             seed for the split and batch order (default ${DEFAULT_PIPELINE.training.seed})
   --patience N         early stopping: epochs without a better validation score (default ${DEFAULT_PIPELINE.training.patience}; 0 = off)
-  --validation-fraction X  share of train/ held out to choose epochs (default ${DEFAULT_PIPELINE.validationFraction})
+  --validation-fraction X  share of train/ held out to choose the epoch count, with early
+                       stopping (default ${DEFAULT_PIPELINE.validationFraction}: train --epochs epochs, a count chosen by
+                       cross-validation; see the README)
+  --seeds N            the final model is the mean of N runs with seeds seed, seed+1, ...
+                       (default ${DEFAULT_PIPELINE.seeds ?? 1})
   --dropout P          feature dropout rate while training, 0 = off (default ${DEFAULT_PIPELINE.training.dropout ?? 0})
   --no-average         report each epoch's last iterate instead of the mean of its iterates
   --no-refit           keep the model trained on the fit split instead of retraining on all of train/
@@ -88,8 +92,9 @@ Training (train; defaults reproduce the shipped model):
   --weighting nb|tfidf feature weighting (default ${DEFAULT_FEATURES.weighting})
   --backend cpu|webgpu training backend (default cpu; webgpu needs the optional "webgpu" package and a GPU)
   --workers N          train: with 2 or more (default: 2 when there are 2 or more CPUs), the CPU
-                       backend runs the selection and the refit at once, each on its own thread;
-                       0 or 1 runs them one after the other here. Same model either way
+                       backend runs its training runs (the seeds; the selection and the refit)
+                       at once, each on its own thread; 0 or 1 runs them here, turn by turn.
+                       Same model either way
 
 Other:
   --debug              show stack traces
@@ -118,6 +123,7 @@ const OPTIONS = {
   seed: { type: "string" },
   patience: { type: "string" },
   "validation-fraction": { type: "string" },
+  seeds: { type: "string" },
   "no-refit": { type: "boolean", default: false },
   "no-average": { type: "boolean", default: false },
   dropout: { type: "string" },
@@ -181,6 +187,7 @@ export function pipelineOptionsFrom(values: Values): PipelineOptions {
     },
     validationFraction: num(values, "validation-fraction", d.validationFraction),
     refit: !values["no-refit"],
+    seeds: num(values, "seeds", d.seeds ?? 1, true),
   };
 }
 
@@ -245,8 +252,9 @@ function epochLine(stage: string, r: EpochRecord): string {
 }
 
 /**
- * The CLI bundle to start training threads from, when `train` should run the selection
- * and the refit at once (CPU backend, --workers >= 2, running from the bundle).
+ * The CLI bundle to start training threads from, when `train` should run its training
+ * runs at once (the seeds; the selection and the refit): CPU backend, --workers >= 2,
+ * running from the bundle.
  */
 function trainThreadsEntry(values: Values): string | undefined {
   const workers = num(values, "workers", Math.min(2, availableParallelism()), true);
@@ -311,7 +319,10 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
     }
     saveModelDir(outDir, model);
     const t = model.metrics.test;
-    log(`chose ${model.training.bestEpoch} epochs on validation${model.training.stoppedEarly ? " (early stopping fired)" : ""}`);
+    const tr = model.training;
+    const runs = (tr.seeds ?? 1) > 1 ? `, the mean of ${tr.seeds} runs with different seeds` : "";
+    if (tr.validationFraction > 0) log(`chose ${tr.bestEpoch} epochs on validation${tr.stoppedEarly ? " (early stopping fired)" : ""}${runs}`);
+    else log(`trained ${tr.bestEpoch} epochs${runs}`);
     if (t)
       log(
         `test: accuracy ${t.accuracy.toFixed(4)}  precision ${t.precision.toFixed(4)}  recall ${t.recall.toFixed(4)}  f1 ${t.f1.toFixed(4)}  roc_auc ${t.roc_auc.toFixed(4)}  log_loss ${t.log_loss.toFixed(4)}`,

@@ -188,10 +188,17 @@ export function explainChoice(sweep: SweepRecords | null, model: ModelInfo | nul
           (model.training.stoppedEarly ? `; early stopping ended the run after ${model.history.selection.length} epochs.` : "."),
       );
     }
-    if (model.training.refit)
+    const t = model.training;
+    const runs = (t.seeds ?? 1) > 1 ? `, as the average of ${t.seeds} runs with different seeds` : "";
+    if (t.refit)
       out.push(
-        `The final model was then retrained on all ${model.training.nTrain.toLocaleString("en-US")} train/ reviews for ` +
-          `${model.training.bestEpoch} epochs; the test split was only ever scored for display.`,
+        `The final model was then retrained on all ${t.nTrain.toLocaleString("en-US")} train/ reviews for ` +
+          `${t.bestEpoch} epochs${runs}; the test split was only ever scored for display.`,
+      );
+    else if (t.validationFraction === 0)
+      out.push(
+        `It was trained on all ${t.nTrain.toLocaleString("en-US")} train/ reviews for ${t.bestEpoch} epochs${runs}, ` +
+          `a number chosen by 5-fold cross-validation on train/ (see the README); the test split was only ever scored for display.`,
       );
   }
   return out;

@@ -49,7 +49,10 @@ export const DEFAULT_BROWSER_SETTINGS: BrowserTrainSettings = {
   epochs: 4,
   batchSize: DEFAULT_TRAIN.batchSize,
   patience: DEFAULT_TRAIN.patience,
-  validationFraction: DEFAULT_PIPELINE.validationFraction,
+  // a run in the browser is there to be watched: it holds out a validation split, chooses
+  // the epoch count on it, then retrains (the shipped model's fixed count and two averaged
+  // seeds are the CLI's; see DEFAULT_PIPELINE)
+  validationFraction: 0.2,
   refit: DEFAULT_PIPELINE.refit,
   average: DEFAULT_TRAIN.average ?? false,
   dropout: DEFAULT_TRAIN.dropout ?? 0,

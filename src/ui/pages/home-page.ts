@@ -78,10 +78,16 @@ export class HomePage extends LitElement {
           ? `, dropping ${formatPercent(t.config.dropout, 0)} of each review's features at random in each step (dropout)`
           : ""}${t.config.average
           ? ", keeping each epoch's average of the weights it visited"
-          : ""}. The number of epochs
-        (${t.bestEpoch}) was chosen on a validation split of the training reviews${t.refit
-          ? html`, then the model was retrained on all ${formatCount(t.nTrain)} training reviews`
-          : nothing}.
+          : ""}. ${t.validationFraction > 0
+          ? html`The number of epochs (${t.bestEpoch}) was chosen on a validation split of the training reviews${t.refit
+              ? html`, then the model was retrained on all ${formatCount(t.nTrain)} training reviews`
+              : nothing}.`
+          : html`It trained ${t.bestEpoch} epochs on all ${formatCount(t.nTrain)} training reviews, a number chosen by
+              5-fold cross-validation on the training reviews (see the README).`}
+        ${(t.seeds ?? 1) > 1
+          ? html`The model is the average of ${t.seeds} such runs that differ only in their random seed (the order of
+              the reviews and the dropout), which smooths out the noise each run's last steps leave in its weights.`
+          : nothing}
         The run took ${formatSeconds(t.seconds)} on ${t.backend.deviceName || t.backend.kind}.
       </p>
       <h2>Test metrics of the shipped model</h2>

@@ -92,9 +92,16 @@ export class TrainingPage extends LitElement {
     return html`
       <h2>The shipped model</h2>
       <p class="muted">
-        Blue: the run on ${formatPercent(1 - model.training.validationFraction, 0)} of train/ that chose the number of
-        epochs on the validation split; orange: the final model retrained on all of train/. Solid train, dashed
-        validation, dotted test.
+        ${sel.length > 0
+          ? html`Blue: the run on ${formatPercent(1 - model.training.validationFraction, 0)} of train/ that chose the
+              number of epochs on the validation split; orange: the final model retrained on all of train/.`
+          : html`Orange: the final model, trained on all of train/ for a number of epochs chosen by cross-validation
+              (see the README).`}
+        ${(model.training.seeds ?? 1) > 1
+          ? html`It averages ${model.training.seeds} runs with different seeds: the training loss is their mean, the
+              test scores are those of their averaged weights after each epoch.`
+          : nothing}
+        Solid train, dashed validation, dotted test.
       </p>
       <div class="grid">
         <ms-line-chart id="shipped-loss" heading="Loss" y-label="cross-entropy (log scale)" y-log .data=${loss.data} .series=${loss.series}></ms-line-chart>
