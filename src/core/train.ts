@@ -33,7 +33,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   lr: 4,
   lrDecay: 0,
   l2: 1e-7,
-  epochs: 15,
+  epochs: 13,
   batchSize: 1,
   seed: 42,
   patience: 5,

@@ -173,7 +173,7 @@ export function explainChoice(sweep: SweepRecords | null, model: ModelInfo | nul
     out.push(
       `The shipped model was trained with learning rate ${formatSetting(c.lr)}${decay}, L2 ${formatSetting(c.l2)}` +
         (c.dropout ? `, feature dropout ${formatSetting(c.dropout)}` : "") +
-        ` and batch size ${c.batchSize}, for at most ${c.epochs} epochs` +
+        ` and batch size ${c.batchSize}, for ${model.training.validationFraction > 0 ? "at most " : ""}${c.epochs} epochs` +
         (c.average ? ", using each epoch's average of the weights it visited (Polyak–Ruppert averaging)." : "."),
     );
     const best = bestValidationEpoch(model.history.selection);
@@ -197,8 +197,8 @@ export function explainChoice(sweep: SweepRecords | null, model: ModelInfo | nul
       );
     else if (t.validationFraction === 0)
       out.push(
-        `It was trained on all ${t.nTrain.toLocaleString("en-US")} train/ reviews for ${t.bestEpoch} epochs${runs}, ` +
-          `a number chosen by 5-fold cross-validation on train/ (see the README); the test split was only ever scored for display.`,
+        `It was trained on all ${t.nTrain.toLocaleString("en-US")} train/ reviews for ${t.bestEpoch} epochs ` +
+          `(a number chosen by 5-fold cross-validation on train/; see the README)${runs}; the test split was only ever scored for display.`,
       );
   }
   return out;

@@ -126,6 +126,18 @@ describe("derived facts", () => {
     expect(text).toContain("retrained on all 25,000 train/ reviews for 3 epochs");
   });
 
+  it("says how a model without a validation split got its epoch count, and that it averages its seeds", () => {
+    const info = parseModelInfo(modelJson({ history: { selection: [], final: history([0.9, 0.91, 0.915]) } }));
+    Object.assign(info.training, { validationFraction: 0, refit: false, stoppedEarly: false, bestEpoch: 10, seeds: 2 });
+    const text = explainChoice(null, info).join("\n");
+    expect(text).toContain("and batch size 1, for 10 epochs.");
+    expect(text).toContain(
+      "It was trained on all 25,000 train/ reviews for 10 epochs (a number chosen by 5-fold cross-validation on train/; see the README), as the average of 2 runs with different seeds;",
+    );
+    expect(text).not.toContain("peaked");
+    expect(text).not.toContain("retrained");
+  });
+
   it("mentions averaging when the model used it", () => {
     const info = parseModelInfo(modelJson());
     info.training.config.average = true;
