@@ -12,7 +12,7 @@
 // arrays, and the weight, scale and count arrays are read from cache far more often.
 
 import { stratifiedSplit } from "./dataset.ts";
-import { evaluateCsr, sigmoid } from "../cpu-reference/logistic.ts";
+import { sigmoid, spmvCsr, sumsFromLogits } from "../cpu-reference/logistic.ts";
 import {
   applyFeatureWeights,
   DEFAULT_FEATURES,
@@ -37,7 +37,7 @@ import {
   type TrainSets,
   type TrainResult,
 } from "./train.ts";
-import type { Csr, LabelledSet, Review, TrainingBackend } from "./types.ts";
+import type { Csr, EvalSums, LabelledSet, Review, TrainingBackend } from "./types.ts";
 
 export interface PipelineOptions {
   features: FeatureConfig;
@@ -439,6 +439,24 @@ export async function trainPipeline(
   }
 }
 
+/** Columns averaged, or rows scored, between two turns of the event loop in trainAveraged. */
+const SLICE_COLUMNS = 1 << 18;
+const SLICE_ROWS = 2048;
+
+const aTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** evaluateCsr's sums, computed a slice of rows at a time with a turn of the event loop between. */
+async function evaluateInSlices(set: LabelledSet, w: Float32Array, b: number): Promise<EvalSums> {
+  const n = set.x.nRows;
+  const z = new Float32Array(n);
+  for (let start = 0; start < n; start += SLICE_ROWS) {
+    const end = Math.min(n, start + SLICE_ROWS);
+    spmvCsr(set.x, start, end, w, b, z.subarray(start, end));
+    await aTurn();
+  }
+  return sumsFromLogits(z, set.y);
+}
+
 /**
  * Train one run per backend, the runs differing only in their seed (config.seed + m for
  * the m-th: its row order, batch order and dropout masks), all at once, and return the
@@ -471,55 +489,55 @@ export async function trainAveraged(
   const history: EpochRecord[] = [];
   let mean: { weights: Float32Array; bias: number } | null = null;
 
+  // The mean and its scores are computed on this thread, which also relays every call to
+  // the runs' backends (threads, in the CLI); so that work goes in slices with a turn of
+  // the event loop between them, and a run that finishes an epoch meanwhile is answered
+  // at once instead of waiting for this thread to finish scoring.
+  let completing: Promise<void> = Promise.resolve();
+  let queued = 0;
   const report = (run: number, record: EpochRecord, weights: Float32Array, bias: number) => {
     const e = record.epoch;
     const row = (reports[e - 1] ??= new Array<undefined>(m).fill(undefined));
     row[run] = { record, weights, bias };
     // epochs complete in order: each run reports its epochs in order
-    while (reports[history.length]?.every((x) => x !== undefined)) completeEpoch();
+    while (reports[queued]?.every((x) => x !== undefined)) {
+      const done = reports[queued]! as { record: EpochRecord; weights: Float32Array; bias: number }[];
+      reports[queued++] = undefined; // the runs' weights are no longer needed once averaged
+      completing = completing.then(() => completeEpoch(done));
+    }
   };
-  // scoring the mean waits a turn of the event loop, so the run that reported last has
-  // already asked its backend for the next epoch: the runs train while this thread scores
-  const reportSoon = (run: number, record: EpochRecord, weights: Float32Array, bias: number) =>
-    new Promise<void>((resolve, reject) =>
-      setTimeout(() => {
-        try {
-          report(run, record, weights, bias);
-          resolve();
-        } catch (e) {
-          reject(e);
-        }
-      }, 0),
-    );
-  const pending: Promise<void>[] = [];
 
-  const completeEpoch = () => {
-    const e = history.length + 1;
-    const row = reports[e - 1]! as { record: EpochRecord; weights: Float32Array; bias: number }[];
-    reports[e - 1] = undefined; // the runs' weights are no longer needed
+  const completeEpoch = async (row: { record: EpochRecord; weights: Float32Array; bias: number }[]) => {
     const t0 = now();
     const d = row[0]!.weights.length;
-    const sum = new Float64Array(d);
+    const weights = new Float32Array(d);
+    const ws = row.map((r) => r.weights);
+    // the mean of each weight, summed in float64 in run order
+    for (let start = 0; start < d; start += SLICE_COLUMNS) {
+      const end = Math.min(d, start + SLICE_COLUMNS);
+      for (let j = start; j < end; j++) {
+        let sum = 0;
+        for (const w of ws) sum += w[j]!;
+        weights[j] = sum / m;
+      }
+      await aTurn();
+    }
     let biasSum = 0;
     let lossSum = 0;
     for (const r of row) {
-      const w = r.weights;
-      for (let j = 0; j < d; j++) sum[j]! += w[j]!;
       biasSum += r.bias;
       lossSum += r.record.trainLoss;
     }
-    const weights = new Float32Array(d);
-    for (let j = 0; j < d; j++) weights[j] = sum[j]! / m;
     mean = { weights, bias: biasSum / m };
     const record: EpochRecord = {
-      epoch: e,
+      epoch: history.length + 1,
       lr: row[0]!.record.lr,
       trainLoss: lossSum / m,
       trainSeconds: Math.max(...row.map((r) => r.record.trainSeconds)),
       seconds: 0,
     };
-    if (sets.validation) record.validation = metricsFromSums(evaluateCsr(sets.validation.x, sets.validation.y, weights, mean.bias));
-    if (sets.test) record.test = metricsFromSums(evaluateCsr(sets.test.x, sets.test.y, weights, mean.bias));
+    if (sets.validation) record.validation = metricsFromSums(await evaluateInSlices(sets.validation, weights, mean.bias));
+    if (sets.test) record.test = metricsFromSums(await evaluateInSlices(sets.test, weights, mean.bias));
     record.seconds = Math.max(...row.map((r) => r.record.seconds)) + (now() - t0) / 1000;
     history.push(record);
     hooks.onEpoch?.(record);
@@ -539,14 +557,14 @@ export async function trainAveraged(
           if (epoch > 1) {
             const { weights, bias } = await backend.readWeights();
             reported = epoch - 1;
-            pending.push(reportSoon(run, records[epoch - 2]!, weights, bias));
+            report(run, records[epoch - 2]!, weights, bias);
           }
           return hooks.beforeEpoch ? hooks.beforeEpoch(epoch) : true;
         },
       });
       // without a validation set the result is the last epoch's weights
       const last = res.history.length;
-      if (reported < last) pending.push(reportSoon(run, records[last - 1]!, res.weights, res.bias));
+      if (reported < last) report(run, records[last - 1]!, res.weights, res.bias);
       return res;
     }).map((p) => p.catch((e: unknown) => {
       failed = true;
@@ -554,9 +572,12 @@ export async function trainAveraged(
     })),
   );
   const failure = settled.find((r) => r.status === "rejected");
-  if (failure) throw failure.reason;
+  if (failure) {
+    completing.catch(() => {}); // the run's failure is the one to report
+    throw failure.reason;
+  }
   const results = settled.map((r) => (r as PromiseFulfilledResult<TrainResult>).value);
-  await Promise.all(pending);
+  await completing;
   if (!mean) throw new InvalidSettingsError("training stopped before the first epoch ended");
   const final: { weights: Float32Array; bias: number } = mean;
   return {

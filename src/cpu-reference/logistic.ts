@@ -198,8 +198,13 @@ export function plainStep(
 export function evaluateCsr(x: Csr, y: Uint8Array, w: Float32Array, b: number): EvalSums {
   const z = new Float32Array(x.nRows);
   spmvCsr(x, 0, x.nRows, w, b, z);
-  const s: EvalSums = { n: x.nRows, lossSum: 0, tp: 0, fp: 0, tn: 0, fn: 0 };
-  for (let i = 0; i < x.nRows; i++) {
+  return sumsFromLogits(z, y);
+}
+
+/** Loss sum and confusion counts from every row's logit z_i and label y_i (see evaluateCsr). */
+export function sumsFromLogits(z: Float32Array, y: Uint8Array): EvalSums {
+  const s: EvalSums = { n: z.length, lossSum: 0, tp: 0, fp: 0, tn: 0, fn: 0 };
+  for (let i = 0; i < z.length; i++) {
     const zi = z[i]!;
     const yi = y[i]!;
     s.lossSum += binaryCrossEntropyWithLogits(zi, yi);
