@@ -108,6 +108,8 @@ const fmtInt = (n) => (n == null || !Number.isFinite(n) ? "-" : Math.round(n).to
 const fmtMB = (bytes) => (bytes == null || !Number.isFinite(bytes) ? "-" : bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1)} MB`);
 const fmtRatio = (r) => (r == null || !Number.isFinite(r) ? "-" : r >= 10 ? `${r.toFixed(0)}x` : `${r.toFixed(2)}x`);
 const times = (xs, f) => xs.map(f).join(", ");
+/** "13 (fixed), mean of 2 runs" or "5 (chosen on validation)": how a training run got its epochs. */
+const epochsNote = (t) => `${t.bestEpoch} (${t.chosenOnValidation ? "chosen on validation" : "fixed"})${t.seeds > 1 ? `, mean of ${t.seeds} runs` : ""}`;
 
 /** Runs a command to completion; resolves with code, output, wall time and peak RSS (bytes, when measurable). */
 function run(cmd, args, { cwd = REPO, env = process.env, input, timeoutMs = 3_600_000, echo = false } = {}) {
@@ -257,7 +259,7 @@ async function trainOurs(cli, label, extra) {
     const res = await run(process.execPath, [cli, "train", "--data", DATA, "--out", out, ...extra, ...SMOKE_TRAIN]);
     if (res.code !== 0) throw new Error(`moviesentiments train failed (exit ${res.code}):\n${lastLines(res.stderr)}`);
     const meta = JSON.parse(readFileSync(join(out, "model.json"), "utf8"));
-    reps.push({ wallS: res.wallS, maxRss: res.maxRss, accuracy: meta.metrics?.test?.accuracy, pipelineS: meta.training?.seconds, bestEpoch: meta.training?.bestEpoch, modelBytes: dirBytes(out), modelDir: out });
+    reps.push({ wallS: res.wallS, maxRss: res.maxRss, accuracy: meta.metrics?.test?.accuracy, pipelineS: meta.training?.seconds, bestEpoch: meta.training?.bestEpoch, chosenOnValidation: (meta.training?.validationFraction ?? 0) > 0, seeds: meta.training?.seeds ?? 1, modelBytes: dirBytes(out), modelDir: out });
     log(`${label}: ${res.wallS.toFixed(1)} s, test accuracy ${fmtAcc(meta.metrics?.test?.accuracy)}, peak RSS ${fmtMB(res.maxRss)}`);
   }
   return {
@@ -267,6 +269,8 @@ async function trainOurs(cli, label, extra) {
     accuracy: reps[0].accuracy,
     accuracies: [...new Set(reps.map((r) => r.accuracy))],
     bestEpoch: reps[0].bestEpoch,
+    chosenOnValidation: reps[0].chosenOnValidation,
+    seeds: reps[0].seeds,
     modelBytes: reps[0].modelBytes,
     modelDir: reps[0].modelDir,
   };
@@ -463,12 +467,12 @@ function report(R) {
   }
   L.push("");
   L.push(`- Ratios in brackets are ours / scikit-learn's NB-weighted pipeline (train time and RSS: lower is better; predict: higher is better).`);
-  L.push(`- Train time. Ours: the whole \`moviesentiments train --data ARCHIVE\` process, from start to the saved model (reading the archive, featurizing, choosing the epoch count on the validation split, retraining on all of train/, scoring the test set every epoch for display and at the end, saving). scikit-learn: from opening the archive to the fitted model (reading with \`tarfile\`, vectorizing, NB ratios, fitting), without the interpreter's start and imports and without scoring the test set.`);
+  L.push(`- Train time. Ours: the whole \`moviesentiments train --data ARCHIVE\` process, from start to the saved model (reading the archive, featurizing, training (the epochs and runs are given below; runs go one per thread), scoring the test set every epoch for display and at the end, saving). scikit-learn: from opening the archive to the fitted model (reading with \`tarfile\`, vectorizing, NB ratios, fitting), without the interpreter's start and imports and without scoring the test set.`);
   if (S?.predict) L.push(`- Predict. Ours: ${S.predict.via}, over the ${fmtInt(R.nTest)} test reviews (one per line in a text file), start to finish: Node's start, loading the model, reading, featurizing, scoring, writing the CSV${S.predict.accuracy != null ? ` (accuracy of the written labels ${fmtAcc(S.predict.accuracy)})` : ""}; times ${times(S.predict.wallS, (s) => s.toFixed(2))} s. scikit-learn: \`predict(vectorizer.transform(texts))\` on the texts already in memory, one process.`);
   if (R.predictorInProcess) L.push(`- For reference, the \`Predictor\` class in one Node thread, texts already in memory: ${fmtInt(R.predictorInProcess.perSecond)} reviews/s (median of ${R.predictorInProcess.timesMs.length}).`);
   L.push(`- Peak RSS: the maximum resident set size of the process (\`/usr/bin/time\`); scikit-learn's includes predicting the test set after training, each pipeline in its own process.`);
   L.push(`- Model size: ours, the model folder on disk (two float16 arrays of 2^hashBits entries and model.json); scikit-learn's, the pickled fitted vectorizer (with its vocabulary), NB ratios and classifier.`);
-  if (S) L.push(`- Runs: shipped ${times(S.train.reps, (r) => `${r.wallS.toFixed(1)} s`)}${O ? `; original recipe ${times(O.train.reps, (r) => `${r.wallS.toFixed(1)} s`)}` : ""}${nb ? `; scikit-learn NB ${times(nb.reps, (r) => `${r.train_s.toFixed(1)} s`)}` : ""}${R.sklearn?.tfidf ? `; scikit-learn tf-idf ${times(R.sklearn.tfidf.reps, (r) => `${r.train_s.toFixed(1)} s`)}` : ""}. Epochs chosen on validation: shipped ${S.train.bestEpoch}${O ? `, original recipe ${O.train.bestEpoch}` : ""}.`);
+  if (S) L.push(`- Runs: shipped ${times(S.train.reps, (r) => `${r.wallS.toFixed(1)} s`)}${O ? `; original recipe ${times(O.train.reps, (r) => `${r.wallS.toFixed(1)} s`)}` : ""}${nb ? `; scikit-learn NB ${times(nb.reps, (r) => `${r.train_s.toFixed(1)} s`)}` : ""}${R.sklearn?.tfidf ? `; scikit-learn tf-idf ${times(R.sklearn.tfidf.reps, (r) => `${r.train_s.toFixed(1)} s`)}` : ""}. Epochs: shipped ${epochsNote(S.train)}${O ? `, original recipe ${epochsNote(O.train)}` : ""}.`);
   if (S && S.train.accuracies.length > 1) L.push(`- **Repeated trainings gave different test accuracies: ${S.train.accuracies.join(", ")}.**`);
   L.push("");
 
