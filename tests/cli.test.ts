@@ -116,11 +116,21 @@ describe("moviesentiments train", () => {
     expect(recOff.features.negationScope).toBe(0);
     expect(recOff.command).not.toMatch(/--negation-scope|--dropout/);
     expect(recOff.runs).toHaveLength(4);
+    // a validation split whatever train's default is, and every epoch scored on it
+    expect(recOff.validationFraction).toBe(0.2);
+    for (const r of recOff.runs) for (const h of r.history) expect(h.validation.accuracy).toBeGreaterThan(0);
     const on = run([...base, "--out", join(tmp, "sweep-on.json"), "--negation-scope", "2", "--dropout", "0.3"]);
     expect(on.code, on.stderr).toBe(0);
     const recOn = JSON.parse(readFileSync(join(tmp, "sweep-on.json"), "utf8"));
     expect(recOn.features.negationScope).toBe(2);
     expect(recOn.command).toMatch(/--dropout 0.3 --negation-scope 2/);
+    expect(recOn.command).not.toMatch(/--validation-fraction/);
+    const other = run([...base, "--out", join(tmp, "sweep-other.json"), "--validation-fraction", "0.3"]);
+    expect(other.code, other.stderr).toBe(0);
+    const recOther = JSON.parse(readFileSync(join(tmp, "sweep-other.json"), "utf8"));
+    expect(recOther.validationFraction).toBe(0.3);
+    expect(recOther.command).toMatch(/--validation-fraction 0.3/);
+    expectOneLineError(run([...base, "--out", join(tmp, "never.json"), "--validation-fraction", "0"]), /sweep needs a validation split/);
   });
 
   it("--seeds must be a whole number from 1 to 16", () => {

@@ -19,7 +19,7 @@ import { defaultModelDir, loadModelDir, saveModelDir } from "./model-files.ts";
 import { loadImdb, resolveDataPath, cachedArchivePath } from "./data.ts";
 import { downloadArchive, DownloadError } from "./download.ts";
 import { createProgressBar } from "./progress.ts";
-import { runSweep } from "./sweep.ts";
+import { runSweep, SWEEP_VALIDATION_FRACTION } from "./sweep.ts";
 import { availableParallelism } from "node:os";
 import { workerEntry } from "./score-worker.ts";
 import { isTrainWorker, runTrainWorker, ThreadCpuBackend } from "./train-worker.ts";
@@ -365,6 +365,9 @@ async function cmdSweep(values: Values, log: (s: string) => void): Promise<void>
   // sweep predates negation marking: both off unless asked for, so its command reproduces it
   if (values.dropout === undefined) options.training = { ...options.training, dropout: 0 };
   if (values["negation-scope"] === undefined) options.features = { ...options.features, negationScope: 0 };
+  // the sweep compares runs on a validation split, whatever the default for train is
+  if (values["validation-fraction"] === undefined) options.validationFraction = SWEEP_VALIDATION_FRACTION;
+  if (!(options.validationFraction > 0)) throw new UsageError("sweep needs a validation split: give --validation-fraction above 0 (default 0.2)");
   const data = await loadData(values);
   const outFile = resolve(values.out ?? "records/sweep.json");
   await runSweep(data, options, {

@@ -29,6 +29,8 @@ export interface SweepRecords {
 }
 
 export const SWEEP_GRID = { lr: [0.1, 0.01], l2: [1e-2, 1e-3] };
+/** The share of train/ the sweep holds out to compare its runs on (the recorded sweep's). */
+export const SWEEP_VALIDATION_FRACTION = 0.2;
 
 export async function runSweep(
   data: { train: Review[]; test: Review[] },
@@ -47,7 +49,8 @@ export async function runSweep(
     command:
       `moviesentiments sweep --epochs ${opts.epochs} --batch-size ${options.training.batchSize}` +
       (options.training.dropout ? ` --dropout ${options.training.dropout}` : "") +
-      (f.negationScope ? ` --negation-scope ${f.negationScope}` : ""),
+      (f.negationScope ? ` --negation-scope ${f.negationScope}` : "") +
+      (options.validationFraction !== SWEEP_VALIDATION_FRACTION ? ` --validation-fraction ${options.validationFraction}` : ""),
     features: f,
     validationFraction: options.validationFraction,
     seed,
