@@ -1,7 +1,10 @@
 // The training pipeline, shared by the CLI and the browser: reviews -> hashed counts ->
-// (validation split) -> weighting -> training -> model. Epochs are chosen on a seeded,
-// stratified validation split of train/; the final model is then retrained on all of
-// train/ for that many epochs. The test set is only ever evaluated for display.
+// (validation split) -> weighting -> training -> model. With a validation split, the
+// epoch count is chosen on a seeded, stratified split of train/ and the final model is
+// then retrained on all of train/ for that many epochs; without one (the shipped
+// recipe), the final model trains the configured count on all of train/. Either way the
+// final model may be the mean of several runs with different seeds (trainAveraged).
+// The test set is only ever evaluated for display.
 //
 // For speed, the pipeline renumbers the hashed columns by how many training reviews use
 // them (most used first) right after hashing, works in that numbering, and maps the
@@ -56,9 +59,9 @@ export interface PipelineOptions {
 /**
  * The shipped recipe: no validation split; the final model trains DEFAULT_TRAIN.epochs
  * epochs on all of train/, twice with different seeds, averaged. The epoch count and the
- * two seeds were chosen by 5-fold cross-validation on train/, which also showed that
- * choosing the count on one 20% split with early stopping picked too few epochs from
- * its noise (README, "How the recipe was chosen"). The selection stays available
+ * averaging of two runs were chosen by cross-validation on train/, which also showed
+ * that choosing the count on one 20% split with early stopping picked too few epochs
+ * from its noise (README, "Results"). The selection stays available
  * (validationFraction > 0), and the app's in-browser runs use it.
  */
 export const DEFAULT_PIPELINE: PipelineOptions = {
