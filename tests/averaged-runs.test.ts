@@ -113,6 +113,15 @@ describe("trainAveraged", () => {
     expect(res.bias).toBe(expected.bias);
   });
 
+  it("stopped by the user before an epoch ends, it returns as trainLoop does: no records, the weights as they stand", async () => {
+    const res = await trainAveraged([new CpuBackend(), new CpuBackend()], sets, config, { shouldStop: () => true });
+    const alone = await trainLoop(new CpuBackend(), sets, config, { shouldStop: () => true });
+    expect(res.stoppedByUser).toBe(true);
+    expect(res.history).toEqual([]);
+    expect(Array.from(res.weights)).toEqual(Array.from(alone.weights));
+    expect(res.bias).toBe(alone.bias);
+  });
+
   it("a failing run is what it throws, and stops the others", async () => {
     class Failing extends CpuBackend {
       override async trainEpoch(): Promise<number> {

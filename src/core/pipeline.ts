@@ -448,6 +448,26 @@ const SLICE_ROWS = 2048;
 
 const aTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** The mean of runs' weights and biases; each weight summed in float64 in run order. */
+async function meanInSlices(runs: readonly { weights: Float32Array; bias: number }[]): Promise<{ weights: Float32Array; bias: number }> {
+  const m = runs.length;
+  const d = runs[0]!.weights.length;
+  const weights = new Float32Array(d);
+  const ws = runs.map((r) => r.weights);
+  for (let start = 0; start < d; start += SLICE_COLUMNS) {
+    const end = Math.min(d, start + SLICE_COLUMNS);
+    for (let j = start; j < end; j++) {
+      let sum = 0;
+      for (const w of ws) sum += w[j]!;
+      weights[j] = sum / m;
+    }
+    await aTurn();
+  }
+  let bias = 0;
+  for (const r of runs) bias += r.bias;
+  return { weights, bias: bias / m };
+}
+
 /** evaluateCsr's sums, computed a slice of rows at a time with a turn of the event loop between. */
 async function evaluateInSlices(set: LabelledSet, w: Float32Array, b: number): Promise<EvalSums> {
   const n = set.x.nRows;
@@ -512,26 +532,10 @@ export async function trainAveraged(
 
   const completeEpoch = async (row: { record: EpochRecord; weights: Float32Array; bias: number }[]) => {
     const t0 = now();
-    const d = row[0]!.weights.length;
-    const weights = new Float32Array(d);
-    const ws = row.map((r) => r.weights);
-    // the mean of each weight, summed in float64 in run order
-    for (let start = 0; start < d; start += SLICE_COLUMNS) {
-      const end = Math.min(d, start + SLICE_COLUMNS);
-      for (let j = start; j < end; j++) {
-        let sum = 0;
-        for (const w of ws) sum += w[j]!;
-        weights[j] = sum / m;
-      }
-      await aTurn();
-    }
-    let biasSum = 0;
+    mean = await meanInSlices(row);
+    const { weights } = mean;
     let lossSum = 0;
-    for (const r of row) {
-      biasSum += r.bias;
-      lossSum += r.record.trainLoss;
-    }
-    mean = { weights, bias: biasSum / m };
+    for (const r of row) lossSum += r.record.trainLoss;
     const record: EpochRecord = {
       epoch: history.length + 1,
       lr: row[0]!.record.lr,
@@ -581,8 +585,9 @@ export async function trainAveraged(
   }
   const results = settled.map((r) => (r as PromiseFulfilledResult<TrainResult>).value);
   await completing;
-  if (!mean) throw new InvalidSettingsError("training stopped before the first epoch ended");
-  const final: { weights: Float32Array; bias: number } = mean;
+  // stopped (by the user) before every run had finished an epoch: the runs' weights as
+  // they stand, averaged the same way, as trainLoop returns its weights then
+  const final = mean ?? (await meanInSlices(results));
   return {
     history,
     bestEpoch: history.length,
