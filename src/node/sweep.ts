@@ -5,7 +5,7 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { hashReviews, selectionSets, type PipelineOptions } from "../core/pipeline.ts";
-import { trainLoop, type EpochRecord } from "../core/train.ts";
+import { InvalidSettingsError, trainLoop, type EpochRecord } from "../core/train.ts";
 import type { Review, TrainingBackend } from "../core/types.ts";
 
 export interface SweepRun {
@@ -37,6 +37,7 @@ export async function runSweep(
   options: PipelineOptions,
   opts: { outFile: string; epochs: number; log: (s: string) => void; makeBackend: () => Promise<TrainingBackend> },
 ): Promise<SweepRecords> {
+  if (!(options.validationFraction > 0)) throw new InvalidSettingsError("the sweep needs a validation split: a validation fraction above 0");
   const f = options.features;
   const seed = options.training.seed;
   const train = hashReviews(data.train, f);

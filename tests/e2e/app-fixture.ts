@@ -10,7 +10,7 @@ import { loadImdbFromTarGz } from "../../src/core/dataset.ts";
 import { DEFAULT_PIPELINE, trainPipeline } from "../../src/core/pipeline.ts";
 import { CpuBackend } from "../../src/cpu-reference/backend.ts";
 import { saveModelDir } from "../../src/node/model-files.ts";
-import { runSweep } from "../../src/node/sweep.ts";
+import { runSweep, SWEEP_VALIDATION_FRACTION } from "../../src/node/sweep.ts";
 import { launchBrowser, type LaunchedBrowser } from "../helpers/browser.ts";
 import { makeImdbArchive, streamOf } from "../helpers/make-archive.ts";
 import { buildApp, DEEP_QUERY } from "./app-helpers.ts";
@@ -42,7 +42,7 @@ export async function startAppFixture(prefix: string): Promise<AppFixture> {
   if (!existsSync(join(ROOT, "records", "sweep.json"))) {
     await runSweep(
       await standIn(),
-      { ...DEFAULT_PIPELINE, features: { ...DEFAULT_PIPELINE.features, hashBits: 12 }, training: { ...DEFAULT_PIPELINE.training, batchSize: 8 } },
+      { ...DEFAULT_PIPELINE, features: { ...DEFAULT_PIPELINE.features, hashBits: 12 }, training: { ...DEFAULT_PIPELINE.training, batchSize: 8 }, validationFraction: SWEEP_VALIDATION_FRACTION },
       { outFile: join(tmp, "records", "sweep.json"), epochs: 12, log: () => {}, makeBackend: async () => new CpuBackend() },
     );
     args.push("--records", join(tmp, "records"));

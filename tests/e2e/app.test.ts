@@ -76,6 +76,18 @@ describe.skipIf(skipReason !== undefined)(`the web app, end to end${skipReason ?
     expect(await textOf(page, "confusion")).toMatch(/actually positive/);
     expect(await (await byId(page, "source-link")).evaluate((a) => (a as HTMLAnchorElement).href)).toMatch(/^https:\/\//);
     await byId(page, "strongest");
+    // the shipped model's curves name only the runs it has (no selection run without a validation split)
+    await open("#/training");
+    await byId(page, "why");
+    const model = (await page.evaluate(async () => {
+      const manifest = (await (await fetch("app-assets.json")).json()) as { model: string };
+      return (await fetch(manifest.model)).json();
+    })) as { history: { selection: unknown[] } };
+    const labels = await page.evaluate(() =>
+      (window as unknown as { __deepAll(s: string): (Element & { series: { label: string }[] })[] }).__deepAll("#shipped-loss")[0]!.series.map((s) => s.label),
+    );
+    expect(labels.some((l) => l.startsWith("final (all of train/)"))).toBe(true);
+    expect(labels.some((l) => l.startsWith("validation run"))).toBe(model.history.selection.length > 0);
     expect(problems).toEqual([]);
   }, 120_000);
 

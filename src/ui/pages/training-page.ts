@@ -16,6 +16,8 @@ import "../components/train-panel.ts";
 type Line = { history: readonly EpochRecord[]; metric: HistoryMetric; style: SeriesStyle };
 
 function splitLines(history: readonly EpochRecord[], color: string, prefix: string, kind: "loss" | "accuracy"): Line[] {
+  // no run, no lines (a model trained without a validation split has no selection run)
+  if (history.length === 0) return [];
   const lines: Line[] =
     kind === "loss"
       ? [
