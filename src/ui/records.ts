@@ -197,8 +197,8 @@ export function explainChoice(sweep: SweepRecords | null, model: ModelInfo | nul
       );
     else if (t.validationFraction === 0)
       out.push(
-        `It was trained on all ${t.nTrain.toLocaleString("en-US")} train/ reviews for ${t.bestEpoch} epochs ` +
-          `(a number chosen by 5-fold cross-validation on train/; see the README)${runs}; the test split was only ever scored for display.`,
+        `It was trained on all ${t.nTrain.toLocaleString("en-US")} train/ reviews for a fixed ${t.bestEpoch} epochs, with no validation split ` +
+          `(the shipped recipe's count was chosen by cross-validation on train/; see the README)${runs}; the test split was only ever scored for display.`,
       );
   }
   return out;

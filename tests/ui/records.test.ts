@@ -132,7 +132,7 @@ describe("derived facts", () => {
     const text = explainChoice(null, info).join("\n");
     expect(text).toContain("and batch size 1, for 10 epochs.");
     expect(text).toContain(
-      "It was trained on all 25,000 train/ reviews for 10 epochs (a number chosen by 5-fold cross-validation on train/; see the README), as the average of 2 runs with different seeds;",
+      "It was trained on all 25,000 train/ reviews for a fixed 10 epochs, with no validation split (the shipped recipe's count was chosen by cross-validation on train/; see the README), as the average of 2 runs with different seeds;",
     );
     expect(text).not.toContain("peaked");
     expect(text).not.toContain("retrained");

@@ -82,8 +82,9 @@ export class HomePage extends LitElement {
           ? html`The number of epochs (${t.bestEpoch}) was chosen on a validation split of the training reviews${t.refit
               ? html`, then the model was retrained on all ${formatCount(t.nTrain)} training reviews`
               : nothing}.`
-          : html`It trained ${t.bestEpoch} epochs on all ${formatCount(t.nTrain)} training reviews, a number chosen by
-              5-fold cross-validation on the training reviews (see the README).`}
+          : html`It trained a fixed ${t.bestEpoch} epochs on all ${formatCount(t.nTrain)} training reviews, with no
+              validation split (the shipped recipe's count was chosen by cross-validation on the training reviews; see
+              the README).`}
         ${(t.seeds ?? 1) > 1
           ? html`The model is the average of ${t.seeds} such runs that differ only in their random seed (the order of
               the reviews and the dropout), which smooths out the noise each run's last steps leave in its weights.`

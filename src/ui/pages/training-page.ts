@@ -97,8 +97,8 @@ export class TrainingPage extends LitElement {
         ${sel.length > 0
           ? html`Blue: the run on ${formatPercent(1 - model.training.validationFraction, 0)} of train/ that chose the
               number of epochs on the validation split; orange: the final model retrained on all of train/.`
-          : html`Orange: the final model, trained on all of train/ for a number of epochs chosen by cross-validation
-              (see the README).`}
+          : html`Orange: the final model, trained on all of train/ for a fixed number of epochs, with no validation
+              split (the shipped recipe's count was chosen by cross-validation; see the README).`}
         ${(model.training.seeds ?? 1) > 1
           ? html`It averages ${model.training.seeds} runs with different seeds: the training loss is their mean, the
               test scores are those of their averaged weights after each epoch.`
