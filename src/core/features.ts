@@ -117,6 +117,11 @@ export function ngramBucket(tokens: readonly string[], hashBits: number): number
  * n-gram costs one combine step.
  */
 export class NgramHasher {
+  /** The hasher a feature configuration describes (an absent negation scope is 0). */
+  static forFeatures(f: FeatureConfig): NgramHasher {
+    return new NgramHasher(f.ngramMax, f.hashBits, f.negationScope ?? 0);
+  }
+
   readonly ngramMax: number;
   readonly hashBits: number;
   private readonly mask: number;

@@ -208,7 +208,7 @@ export function hashReviews(
   features: FeatureConfig,
   onProgress?: (done: number) => void,
 ): { counts: Csr; labels: Uint8Array } {
-  const hasher = new NgramHasher(features.ngramMax, features.hashBits, features.negationScope ?? 0);
+  const hasher = NgramHasher.forFeatures(features);
   const counts = hasher.hashDocuments(
     reviews.map((r) => r.text),
     onProgress,
@@ -328,13 +328,13 @@ export async function trainPipeline(
     "refit",
     `training on all ${train.counts.nRows} reviews of train/ for ${bestEpoch} epochs` + (seeds > 1 ? `, ${seeds} runs with different seeds, averaged` : ""),
   );
-  const fw = fitFeatureWeights(train.counts, train.labels, f, order.oldId);
+  const { fw, sets } = refitData();
   const backends: TrainingBackend[] = [];
   try {
     for (let k = 0; k < seeds; k++) backends.push(await makeBackend());
     const res = await trainAveraged(
       backends,
-      { train: weighted("train", train.counts, train.labels, fw, f), test: test ? weighted("test", test.counts, test.labels, fw, f) : undefined },
+      sets,
       { ...options.training, epochs: bestEpoch },
       { onEpoch: (r) => hooks.onEpoch?.("refit", r), shouldStop: hooks.shouldStop, now },
     );
@@ -342,6 +342,12 @@ export async function trainPipeline(
     return finish(res.weights, res.bias, fw, res.history, train.counts.nRows, options.validationFraction > 0);
   } finally {
     for (const b of backends) b.dispose();
+  }
+
+  /** The retraining's data: feature weights fitted on all of train/, and train/ and the test set weighted with them. */
+  function refitData() {
+    const fw = fitFeatureWeights(train.counts, train.labels, f, order.oldId);
+    return { fw, sets: { train: weighted("train", train.counts, train.labels, fw, f), test: test ? weighted("test", test.counts, test.labels, fw, f) : undefined } };
   }
 
   /** The selection and the refit at once, each on its own backend (see PipelineExecution). */
@@ -384,9 +390,8 @@ export async function trainPipeline(
     const refitting = (async () => {
       // a turn of the event loop first: the selection hands its data to its backend and
       // starts training, while this thread weights the retraining's features
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
-      const refitFw = fitFeatureWeights(train.counts, train.labels, f, order.oldId);
-      const refitSets = { train: weighted("train", train.counts, train.labels, refitFw, f), test: test ? weighted("test", test.counts, test.labels, refitFw, f) : undefined };
+      await aTurn();
+      const { fw: refitFw, sets: refitSets } = refitData();
       const res = await run(refitSets, { onEpoch: (r) => hooks.onEpoch?.("refit", r), beforeEpoch: (e) => gate.allows(e) }, seeds);
       return { res, refitFw };
     })().catch((e: unknown) => {

@@ -61,7 +61,7 @@ export class Predictor {
 
   constructor(model: SentimentModel) {
     this.model = model;
-    this.hasher = new NgramHasher(model.features.ngramMax, model.features.hashBits, model.features.negationScope ?? 0);
+    this.hasher = NgramHasher.forFeatures(model.features);
   }
 
   /** Feature rows for raw texts (counts hashed, then weighted as in training). */
@@ -88,6 +88,21 @@ export class Predictor {
   private ratioWeight: Float32Array | null = null;
 
   /**
+   * Bucket j's NB ratio and weight, read straight from the model file's float16 bits
+   * where the model has them (the same values, no decoded arrays), else from its arrays.
+   */
+  private modelValues(): { d: number; ratioAt: (j: number) => number; weightAt: (j: number) => number } {
+    const raw = rawHalves(this.model);
+    if (raw) {
+      const { scale, weights, table } = raw;
+      return { d: weights.length, ratioAt: (j) => table[scale[j]!]!, weightAt: (j) => table[weights[j]!]! };
+    }
+    const r = this.model.featureWeights.scale;
+    const w = this.model.weights;
+    return { d: w.length, ratioAt: (j) => r[j]!, weightAt: (j) => w[j]! };
+  }
+
+  /**
    * The NB path of logits without building the weighted rows: the same arithmetic as
    * applyFeatureWeights followed by the dot product (each value rounded to float32 as
    * it would be stored, the same summation order), so the logits are identical; but
@@ -103,12 +118,7 @@ export class Predictor {
     // from the model file's float16 bits where it has them, so the 2^hashBits values
     // need not be decoded at all.
     if (!this.ratioWeight && texts.length < SMALL_BATCH) {
-      const raw = rawHalves(this.model);
-      const half = raw?.table;
-      const r = raw ? null : this.model.featureWeights.scale;
-      const w = raw ? null : this.model.weights;
-      const ratioAt = (j: number): number => (raw ? half![raw.scale[j]!]! : r![j]!);
-      const weightAt = (j: number): number => (raw ? half![raw.weights[j]!]! : w![j]!);
+      const { ratioAt, weightAt } = this.modelValues();
       for (let i = 0; i < counts.nRows; i++) {
         const a = rowPtr[i]!;
         const b = rowPtr[i + 1]!;
@@ -126,22 +136,11 @@ export class Predictor {
     }
     let rw = this.ratioWeight;
     if (!rw) {
-      const raw = rawHalves(this.model);
-      if (raw) {
-        // straight from the file's float16 bits: the same values, no decoded arrays
-        const { scale, weights, table } = raw;
-        rw = new Float32Array(2 * weights.length);
-        for (let j = 0; j < weights.length; j++) {
-          rw[2 * j] = table[scale[j]!]!;
-          rw[2 * j + 1] = table[weights[j]!]!;
-        }
-      } else {
-        const { weights, featureWeights } = this.model;
-        rw = new Float32Array(2 * weights.length);
-        for (let j = 0; j < weights.length; j++) {
-          rw[2 * j] = featureWeights.scale[j]!;
-          rw[2 * j + 1] = weights[j]!;
-        }
+      const { d, ratioAt, weightAt } = this.modelValues();
+      rw = new Float32Array(2 * d);
+      for (let j = 0; j < d; j++) {
+        rw[2 * j] = ratioAt(j);
+        rw[2 * j + 1] = weightAt(j);
       }
       this.ratioWeight = rw;
     }

@@ -32,7 +32,7 @@
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 import {
   binaryCrossEntropyWithLogits,
-  dropoutHash,
+  dropoutKeeps,
   dropoutScale,
   dropoutThreshold,
   epochDropoutSeed,
@@ -65,7 +65,7 @@ function rowDot(x: Csr, i: number, w: Float32Array, stride: number, mask: EpochM
   const { seed, threshold } = mask;
   for (let q = rowPtr[i]!; q < qEnd; q++) {
     const j = colIdx[q]!;
-    const keep = dropoutHash(seed, i, j) >>> 8 >= threshold;
+    const keep = dropoutKeeps(seed, i, j, threshold);
     kept[q] = keep ? 1 : 0;
     if (keep) acc += values[q]! * w[stride * j]!;
   }

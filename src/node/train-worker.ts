@@ -64,8 +64,7 @@ export function runTrainWorker(): Promise<number> {
           break;
         }
         case "hash": {
-          const f = call.features;
-          const x = new NgramHasher(f.ngramMax, f.hashBits, f.negationScope ?? 0).hashDocuments(call.texts);
+          const x = NgramHasher.forFeatures(call.features).hashDocuments(call.texts);
           value = x;
           transfer.push(x.rowPtr.buffer as ArrayBuffer, x.colIdx.buffer as ArrayBuffer, x.values.buffer as ArrayBuffer);
           break;
