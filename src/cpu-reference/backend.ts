@@ -13,26 +13,29 @@
 //    (for evaluation, prediction and the saved model) are the mean of the iterates it
 //    visited, w_bar = (1/T) sum_{t=1..T} w_t, w_t the weights after step t of the epoch
 //    (Polyak-Ruppert averaging: it cancels much of the step-to-step noise of small
-//    batches). Training continues from the last iterate w_T. The sum is kept lazily:
-//    between two touches of column j, v_j is constant and w_j(t) = s_t v_j, so the
-//    missing terms are v_j (P_now - P_then) with P_t = s_1 + ... + s_t. Each touch
-//    settles column j's account first; the epoch's end settles all columns. Each
-//    column's weight v_j (float32), running sum (float64) and settle point sit side by
-//    side in one 16-byte record, so a touched column costs one cache miss, not two or
-//    three, and four records share a cache line. The settle point is kept as the step
-//    number t at which the column was last settled; P_t itself is read from a table of
-//    the epoch's prefix sums, one float64 per step, small enough to stay in cache. With
-//    features hashed into 2^22 buckets most touches of the rarer n-grams are misses, and
-//    they are what an epoch waits on.
+//    batches). Training continues from the last iterate w_T. The sum is kept lazily.
+//    With w_t = s_t v(t), P_t = s_1 + ... + s_t and D_j(t) the change step t makes to v_j,
+//
+//      sum_t s_t v_j(t) = v_j(0) P_T + sum_t D_j(t) (P_T - P_{t-1})
+//                       = v_j(T) P_T - u_j,    u_j = sum_t D_j(t) P_{t-1},
+//
+//    since a change made at step t is in every iterate from t to T. So each touch of
+//    column j adds D P_{t-1} to u_j beside adding D to v_j, and the epoch's end reads
+//    w_bar_j = (v_j P_T - u_j) / T. Column j's v_j (float32) and u_j (float64) sit side
+//    by side in one 16-byte record, so a touched column costs one cache miss, not two,
+//    and four records share a cache line. With features hashed into 2^22 buckets most
+//    touches of the rarer n-grams are misses, and they are what an epoch waits on.
 //
 // With dropout (BackendData.dropout), both loops apply the mask of logistic.ts on the fly:
 // z_i = s (1/(1-p)) sum_{kept q} x_q v_q + b, and only kept columns are updated, with
-// x~_q = x_q / (1-p). Row i is the row's index in the loaded training set.
+// x~_q = x_q / (1-p). Row i is the row's index in the loaded training set. The forward
+// pass lists the positions of the kept entries, and the update walks that list.
 
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 import {
   binaryCrossEntropyWithLogits,
-  dropoutKeeps,
+  dropoutHashAt,
+  dropoutRowKey,
   dropoutScale,
   dropoutThreshold,
   epochDropoutSeed,
@@ -49,27 +52,26 @@ interface EpochMask {
 }
 
 /**
- * The forward product of training row i, x_i . w, with w_j read at w[stride j] (1 for
- * the plain weights, 4 for the averaging records). With a dropout mask only the kept
- * features count, the row's mask is written to kept[q] for the update to read back, and
- * the sum is scaled by 1/(1-p): x~_i . w.
+ * Appends to `list` (from index n) the positions q of training row i's entries that the
+ * mask keeps, all of them without a mask; returns the list's new length. The kept test
+ * is dropoutKeeps(seed, i, j, threshold), with the row's part of the hash taken once.
  */
-function rowDot(x: Csr, i: number, w: Float32Array, stride: number, mask: EpochMask | null, kept: Uint8Array): number {
-  const { rowPtr, colIdx, values } = x;
-  const qEnd = rowPtr[i + 1]!;
-  let acc = 0;
+function keptEntries(x: Csr, i: number, mask: EpochMask | null, list: Int32Array, n: number): number {
+  const qStart = x.rowPtr[i]!;
+  const qEnd = x.rowPtr[i + 1]!;
   if (mask === null) {
-    for (let q = rowPtr[i]!; q < qEnd; q++) acc += values[q]! * w[stride * colIdx[q]!]!;
-    return acc;
+    for (let q = qStart; q < qEnd; q++) list[n++] = q;
+    return n;
   }
-  const { seed, threshold } = mask;
-  for (let q = rowPtr[i]!; q < qEnd; q++) {
-    const j = colIdx[q]!;
-    const keep = dropoutKeeps(seed, i, j, threshold);
-    kept[q] = keep ? 1 : 0;
-    if (keep) acc += values[q]! * w[stride * j]!;
+  const { threshold } = mask;
+  const colIdx = x.colIdx;
+  const rowKey = dropoutRowKey(mask.seed, i);
+  for (let q = qStart; q < qEnd; q++) {
+    // written always, kept by advancing n: no branch on a coin flip
+    list[n] = q;
+    n += dropoutHashAt(rowKey, colIdx[q]!) >>> 8 >= threshold ? 1 : 0;
   }
-  return acc * mask.keepScale;
+  return n;
 }
 
 export class CpuBackend implements TrainingBackend {
@@ -85,31 +87,30 @@ export class CpuBackend implements TrainingBackend {
   private rSum = 0;
   // averaging state (see 2. above)
   /**
-   * When averaging, column j's 16-byte record, read through three views of one buffer:
-   * colV[4j] = v_j, colStep[4j+1] = the step of the epoch at which j was last settled,
-   * colSum[2j+1] = the running sum of w_j.
+   * When averaging, column j's 16-byte record, read through two views of one buffer:
+   * colV[4j] = v_j, colU[2j+1] = u_j.
    */
   private colV = new Float32Array(0);
-  private colStep = new Uint32Array(0);
-  private colSum = new Float64Array(0);
-  /** prefixAt[t] = P after t steps of this epoch (since the last fold, if any) */
-  private prefixAt = new Float64Array(0);
+  private colU = new Float64Array(0);
+  /** P = s_1 + ... + s_t over this epoch's steps so far (since the last fold, if any) */
   private prefixScale = 0;
   private avgW: Float32Array | null = null;
   private avgB = 0;
   /** epochs trained since load (numbers the dropout masks) */
   private epoch = 0;
-  /** with dropout: the current step's mask, one byte per non-zero of the training set */
-  private kept = new Uint8Array(0);
+  /** the positions of the current batch's kept entries (see keptEntries) */
+  private list = new Int32Array(0);
+  /** listEnd[i - start]: where batch row i's kept positions end in list */
+  private listEnd = new Int32Array(0);
 
   async load(data: BackendData): Promise<void> {
     this.data = data;
     this.epoch = 0;
-    this.kept = new Uint8Array(0);
     const d = data.train.x.nCols;
     this.s = 1;
     this.b = 0;
     this.r = new Float32Array(data.batchSize);
+    this.listEnd = new Int32Array(data.batchSize);
     this.avgW = null;
     if (data.average) {
       this.v = new Float32Array(0);
@@ -130,27 +131,36 @@ export class CpuBackend implements TrainingBackend {
 
   private setRecords(buffer: ArrayBuffer): void {
     this.colV = new Float32Array(buffer);
-    this.colStep = new Uint32Array(buffer);
-    this.colSum = new Float64Array(buffer);
-  }
-
-  /** The kept-feature bytes for this epoch's masks (one per non-zero of the training set). */
-  private maskBytes(nnz: number): Uint8Array {
-    if (this.kept.length < nnz) this.kept = new Uint8Array(nnz);
-    return this.kept;
+    this.colU = new Float64Array(buffer);
   }
 
   /**
    * The forward pass of batch rows [start, end), shared by both step loops:
-   * z_i = s (w . x~_i) + b (w_j at w[stride j], see rowDot), r_i = sigma(z_i) - y_i into
-   * this.r; returns the batch's summed loss and leaves sum_i r_i in this.rSum.
+   * z_i = s (w . x~_i) + b (w_j at w[stride j]; only the kept entries, whose positions
+   * it lists in this.list, row i's ending at listEnd[i - start]), r_i = sigma(z_i) - y_i
+   * into this.r; returns the batch's summed loss and leaves sum_i r_i in this.rSum.
    */
-  private forward(x: Csr, y: Uint8Array, start: number, end: number, w: Float32Array, stride: number, mask: EpochMask | null, kept: Uint8Array): number {
+  private forward(x: Csr, y: Uint8Array, start: number, end: number, w: Float32Array, stride: number, mask: EpochMask | null): number {
+    const { colIdx, values } = x;
+    const need = x.rowPtr[end]! - x.rowPtr[start]!;
+    if (this.list.length < need) this.list = new Int32Array(Math.max(need, 2 * this.list.length));
+    const list = this.list;
+    const listEnd = this.listEnd;
+    const keepScale = mask?.keepScale ?? 1;
     const r = this.r;
     let lossSum = 0;
     let rSum = 0;
+    let n = 0;
     for (let i = start; i < end; i++) {
-      const zi = this.s * rowDot(x, i, w, stride, mask, kept) + this.b;
+      const m0 = n;
+      n = keptEntries(x, i, mask, list, n);
+      listEnd[i - start] = n;
+      let acc = 0;
+      for (let m = m0; m < n; m++) {
+        const q = list[m]!;
+        acc += values[q]! * w[stride * colIdx[q]!]!;
+      }
+      const zi = this.s * (acc * keepScale) + this.b;
       const ri = sigmoid(zi) - y[i]!;
       r[i - start] = ri;
       rSum += ri;
@@ -163,10 +173,8 @@ export class CpuBackend implements TrainingBackend {
   /** Plain steps; with a dropout mask, dropped features are skipped in both passes. */
   private trainEpochPlain(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask | null): number {
     const { x, y } = data.train;
-    const { rowPtr, colIdx, values } = x;
+    const { colIdx, values } = x;
     const keepScale = mask?.keepScale ?? 1;
-    const masked = mask !== null;
-    const kept = masked ? this.maskBytes(colIdx.length) : this.kept;
     const v = this.v;
     const r = this.r;
     let lossTotal = 0;
@@ -174,18 +182,16 @@ export class CpuBackend implements TrainingBackend {
       const start = batchOrder[k]! * data.batchSize;
       const end = Math.min(start + data.batchSize, x.nRows);
       const n = end - start;
-      lossTotal += this.forward(x, y, start, end, v, 1, mask, kept) / n;
-      const rSum = this.rSum;
-      // update: s <- s (1 - eta lambda); v_j <- v_j - eta/(n s) (X_B^T r)_j; b <- b - eta mean(r)
+      lossTotal += this.forward(x, y, start, end, v, 1, mask) / n;
+      const { list, listEnd, rSum } = this;
+      // update: s <- s (1 - eta lambda); v_j <- v_j - eta/(n s) (X~_B^T r)_j; b <- b - eta mean(r)
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
-      for (let i = start; i < end; i++) {
+      for (let i = start, m = 0; i < end; i++) {
         const c = step * r[i - start]! * keepScale;
-        const qEnd = rowPtr[i + 1]!;
-        if (masked) {
-          for (let q = rowPtr[i]!; q < qEnd; q++) if (kept[q] !== 0) v[colIdx[q]!]! -= c * values[q]!;
-        } else {
-          for (let q = rowPtr[i]!; q < qEnd; q++) v[colIdx[q]!]! -= c * values[q]!;
+        for (const mEnd = listEnd[i - start]!; m < mEnd; m++) {
+          const q = list[m]!;
+          v[colIdx[q]!]! -= c * values[q]!;
         }
       }
       this.b -= (lr * rSum) / n;
@@ -195,66 +201,53 @@ export class CpuBackend implements TrainingBackend {
   }
 
   /**
-   * The same steps as trainEpochPlain, keeping the lazy sums of the iterates (2. above);
-   * with a dropout mask, dropped features are skipped in both passes (keepScale 1 and
-   * threshold 0 keep every feature).
+   * The same steps as trainEpochPlain, keeping the lazy sum of the iterates (2. above):
+   * a touch of column j changes v_j by D and u_j by D P_{t-1}.
    */
   private trainEpochAveraged(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask | null): number {
     const { x, y } = data.train;
-    const { rowPtr, colIdx, values } = x;
+    const { colIdx, values } = x;
     const keepScale = mask?.keepScale ?? 1;
-    const masked = mask !== null;
-    const kept = masked ? this.maskBytes(colIdx.length) : this.kept;
     const v = this.colV;
-    const stepOf = this.colStep;
-    const sum = this.colSum;
+    const u = this.colU;
     const r = this.r;
     const T = batchOrder.length;
-    if (this.prefixAt.length < T + 1) this.prefixAt = new Float64Array(T + 1);
-    const prefixAt = this.prefixAt;
-    // every account starts the epoch empty, settled at step 0, where P = 0
-    for (let o = 0; o < v.length; o += 4) {
-      stepOf[o + 1] = 0;
-      sum[(o >>> 1) + 1] = 0;
-    }
+    // every sum starts the epoch empty: u = 0, P = 0
+    for (let o = 1; o < u.length; o += 2) u[o] = 0;
     this.prefixScale = 0;
-    prefixAt[0] = 0;
     let biasSum = 0;
     let lossTotal = 0;
-    for (let k = 0; k < batchOrder.length; k++) {
+    for (let k = 0; k < T; k++) {
       const start = batchOrder[k]! * data.batchSize;
       const end = Math.min(start + data.batchSize, x.nRows);
       const n = end - start;
-      // with dropout, this draws the rows' masks into kept; the update below reads them back
-      lossTotal += this.forward(x, y, start, end, v, 4, mask, kept) / n;
-      const rSum = this.rSum;
+      lossTotal += this.forward(x, y, start, end, v, 4, mask) / n;
+      const { list, listEnd, rSum } = this;
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
-      // P before this step (prefixAt[k]), the point every touched column is settled to
-      const settle = this.prefixScale;
-      for (let i = start; i < end; i++) {
+      // P_{t-1}: the sum of the scales before this step
+      const P = this.prefixScale;
+      for (let i = start, m = 0; i < end; i++) {
+        // D_j = -c x_ij for each kept entry of row i
         const c = step * r[i - start]! * keepScale;
-        const qEnd = rowPtr[i + 1]!;
-        for (let q = rowPtr[i]!; q < qEnd; q++) {
-          if (masked && kept[q] === 0) continue;
-          const o = 4 * colIdx[q]!;
-          const vj = v[o]!;
-          // settle column j's account up to the step before this one, then update v_j
-          sum[(o >>> 1) + 1]! += vj * (settle - prefixAt[stepOf[o + 1]!]!);
-          stepOf[o + 1] = k;
-          v[o] = vj - c * values[q]!;
+        const cP = c * P;
+        for (const mEnd = listEnd[i - start]!; m < mEnd; m++) {
+          const q = list[m]!;
+          const j = colIdx[q]!;
+          const xq = values[q]!;
+          v[4 * j] = v[4 * j]! - c * xq;
+          u[2 * j + 1] = u[2 * j + 1]! - cP * xq;
         }
       }
       this.b -= (lr * rSum) / n;
       this.prefixScale += this.s;
-      prefixAt[k + 1] = this.prefixScale;
       biasSum += this.b;
-      if (this.s < 1e-3) this.foldScale(k + 1);
+      if (this.s < 1e-3) this.foldScale();
     }
     const P = this.prefixScale;
     const d = v.length >>> 2;
     const avg = this.avgW ?? new Float32Array(d);
-    for (let j = 0, o = 0; j < d; j++, o += 4) avg[j] = (sum[(o >>> 1) + 1]! + v[o]! * (P - prefixAt[stepOf[o + 1]!]!)) / T;
+    for (let j = 0; j < d; j++) avg[j] = (v[4 * j]! * P - u[2 * j + 1]!) / T;
     this.avgW = avg;
     this.avgB = biasSum / T;
     return lossTotal / batchOrder.length;
@@ -280,8 +273,7 @@ export class CpuBackend implements TrainingBackend {
     this.data = null;
     this.v = new Float32Array(0);
     this.setRecords(new ArrayBuffer(0));
-    this.prefixAt = new Float64Array(0);
-    this.kept = new Uint8Array(0);
+    this.list = new Int32Array(0);
     this.avgW = null;
   }
 
@@ -302,29 +294,23 @@ export class CpuBackend implements TrainingBackend {
   }
 
   /**
-   * v <- s v, s <- 1. With averaging, every column's account is settled first, since
-   * the lazy sums assume v_j only changes when column j is touched; `step` is the number
-   * of steps the epoch has taken.
+   * v <- s v, s <- 1. With averaging, the sum so far, S_j = v_j P - u_j, is carried over:
+   * after the fold P restarts at 0 and u_j = -S_j, so v_j P - u_j still reads S_j plus
+   * whatever the later steps add (only differences of P are used, and restarting keeps P
+   * from growing by 1/s at every fold).
    */
-  private foldScale(step = 0): void {
+  private foldScale(): void {
     const s = this.s;
     if (this.data?.average) {
-      // settle every column at this step, then start the prefix sum afresh at 0 there:
-      // only differences of P are used, and restarting keeps P from growing by 1/s at
-      // every fold
       const P = this.prefixScale;
-      const prefixAt = this.prefixAt;
       const v = this.colV;
-      const stepOf = this.colStep;
-      const sum = this.colSum;
-      for (let o = 0; o < v.length; o += 4) {
-        const vj = v[o]!;
-        sum[(o >>> 1) + 1]! += vj * (P - prefixAt[stepOf[o + 1]!]!);
-        stepOf[o + 1] = step;
-        v[o] = s * vj;
+      const u = this.colU;
+      for (let j = 0; j < u.length >>> 1; j++) {
+        const vj = v[4 * j]!;
+        u[2 * j + 1] = u[2 * j + 1]! - vj * P;
+        v[4 * j] = s * vj;
       }
       this.prefixScale = 0;
-      prefixAt[step] = 0;
     } else {
       const v = this.v;
       for (let j = 0; j < v.length; j++) v[j] = s * v[j]!;

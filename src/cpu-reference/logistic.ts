@@ -59,9 +59,18 @@ export function epochDropoutSeed(seed: number, epoch: number): number {
 
 /** A 32-bit hash of (epoch seed, row, column); the same integer steps as dropout_hash in WGSL. */
 export function dropoutHash(epochSeed: number, row: number, col: number): number {
-  let h = (epochSeed ^ Math.imul(row, 0x9e3779b1)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = (h ^ Math.imul(col, 0xc2b2ae35)) >>> 0;
+  return dropoutHashAt(dropoutRowKey(epochSeed, row), col);
+}
+
+/** The first steps of dropoutHash, which depend on the row alone (computed once per row). */
+export function dropoutRowKey(epochSeed: number, row: number): number {
+  const h = (epochSeed ^ Math.imul(row, 0x9e3779b1)) >>> 0;
+  return Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+}
+
+/** The rest of dropoutHash: the column mixed into the row's key. */
+export function dropoutHashAt(rowKey: number, col: number): number {
+  let h = (rowKey ^ Math.imul(col, 0xc2b2ae35)) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   return (h ^ (h >>> 15)) >>> 0;
