@@ -108,6 +108,11 @@ export interface TrainSets {
 
 export interface TrainHooks {
   onEpoch?: (record: EpochRecord) => void;
+  /**
+   * trainAveraged only: these records (already passed to onEpoch without their
+   * validation and test scores) now have them
+   */
+  onScores?: (records: readonly EpochRecord[]) => void;
   /** polled between epochs; return true to stop (the best weights so far are kept) */
   shouldStop?: () => boolean;
   /**

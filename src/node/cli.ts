@@ -303,6 +303,9 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
         },
         onFeaturize: (done) => bar.update(done),
         onEpoch: (stage, r) => log(epochLine(stage === "select" ? "select" : "refit ", r)),
+        onScores: (_stage, rs) => {
+          if (rs[0]?.test) log(`test acc by epoch (of the averaged model, display only): ${rs.map((r) => `${r.epoch}: ${r.test!.accuracy.toFixed(4)}`).join("  ")}`);
+        },
         shouldStop: () => interrupted,
       },
       {
