@@ -86,6 +86,23 @@ describe("trainAveraged", () => {
     expect(res.history[1]!.test).toEqual(metricsFromSums(evaluateCsr(sets.test!.x, sets.test!.y, atTwo.weights, atTwo.bias)));
   });
 
+  it("scores every epoch's mean, across scoring groups, and hands records out before their scores", async () => {
+    // 10 epochs: two groups of scored epochs (8 + 2)
+    const epochs = 10;
+    const seen: { epoch: number; scored: boolean }[] = [];
+    const scoredLater: number[][] = [];
+    const res = await trainAveraged([new CpuBackend(), new CpuBackend()], sets, { ...config, epochs }, {
+      onEpoch: (r) => seen.push({ epoch: r.epoch, scored: r.test !== undefined }),
+      onScores: (rs) => scoredLater.push(rs.map((r) => r.epoch)),
+    });
+    expect(seen).toEqual(Array.from({ length: epochs }, (_, k) => ({ epoch: k + 1, scored: false })));
+    expect(scoredLater).toEqual([[1, 2, 3, 4, 5, 6, 7, 8], [9, 10]]);
+    for (const e of [1, 8, 9, 10]) {
+      const mean = meanOf(await separateRuns(2, e));
+      expect(res.history[e - 1]!.test, `epoch ${e}`).toEqual(metricsFromSums(evaluateCsr(sets.test!.x, sets.test!.y, mean.weights, mean.bias)));
+    }
+  });
+
   it("does not depend on which run finishes an epoch first", async () => {
     const inline = await trainAveraged([new CpuBackend(), new CpuBackend()], sets, config);
     for (const seed of [1, 2, 3]) {

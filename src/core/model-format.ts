@@ -148,8 +148,9 @@ export function fromHalfBits(h: number): number {
 
 /** The values a float16 round trip gives (what a saved model will hold). */
 export function roundToHalf(a: Float32Array): Float32Array {
+  const table = HALF_TABLE ?? (HALF_TABLE = buildHalfTable());
   const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = fromHalfBits(toHalfBits(a[i]!));
+  for (let i = 0; i < a.length; i++) out[i] = table[toHalfBits(a[i]!)]!;
   return out;
 }
 
