@@ -15,7 +15,7 @@
 // arrays, and the weight, scale and count arrays are read from cache far more often.
 
 import { stratifiedSplit } from "./dataset.ts";
-import { sigmoid, spmvCsr, sumsFromLogits } from "../cpu-reference/logistic.ts";
+import { sigmoid, sumsFromLogits } from "../cpu-reference/logistic.ts";
 import {
   applyFeatureWeights,
   DEFAULT_FEATURES,
@@ -40,7 +40,7 @@ import {
   type TrainSets,
   type TrainResult,
 } from "./train.ts";
-import type { Csr, EvalSums, LabelledSet, Review, TrainingBackend } from "./types.ts";
+import type { Csr, LabelledSet, Review, TrainingBackend } from "./types.ts";
 
 export interface PipelineOptions {
   features: FeatureConfig;
@@ -475,18 +475,6 @@ async function meanInSlices(runs: readonly { weights: Float32Array; bias: number
   return { weights, bias: bias / m };
 }
 
-/** evaluateCsr's sums, computed a slice of rows at a time with a turn of the event loop between. */
-async function evaluateInSlices(set: LabelledSet, w: Float32Array, b: number): Promise<EvalSums> {
-  const n = set.x.nRows;
-  const z = new Float32Array(n);
-  for (let start = 0; start < n; start += SLICE_ROWS) {
-    const end = Math.min(n, start + SLICE_ROWS);
-    spmvCsr(set.x, start, end, w, b, z.subarray(start, end));
-    await aTurn();
-  }
-  return sumsFromLogits(z, set.y);
-}
-
 /** Epochs whose averaged weights trainAveraged scores together (see logitsOfEight). */
 const SCORE_GROUP = 8;
 
@@ -497,9 +485,9 @@ const SCORE_GROUP = 8;
  * its logits go to z[e], for e < z.length <= 8. Each z[e][i] is computed exactly as
  * spmvCsr computes it (the same products summed in the same order in float64, plus b,
  * rounded to float32), so the sums are evaluateCsr's, bit for bit. Eight accumulators
- * in locals: one pass costs about 1.2 times a single model's (81 against 134 ms per
- * model for four at a time, on train/). A slice of rows at a time, with a turn of the
- * event loop between.
+ * in locals: one pass costs about 2.5 times a pass for one model (on train/'s rows, about
+ * 650 against 265 ms: 81 ms per model, against 134 ms four at a time). A slice of rows at
+ * a time, with a turn of the event loop between.
  */
 async function logitsOfEight(x: Csr, W: Float32Array, biases: readonly number[], z: readonly Float32Array[]): Promise<void> {
   const { rowPtr, colIdx, values } = x;
@@ -552,8 +540,8 @@ async function logitsOfEight(x: Csr, W: Float32Array, biases: readonly number[],
  *
  * The scores come a little later than the rest of a record: the means of eight epochs
  * are kept side by side (see logitsOfEight) and scored together in one pass over each set,
- * which costs about what scoring one epoch alone does, while the runs train the next
- * epochs. hooks.onEpoch gets each record as its epoch ends, without scores; the scores
+ * which costs about 2.5 times what scoring one epoch alone does, while the runs train the
+ * next epochs. hooks.onEpoch gets each record as its epoch ends, without scores; the scores
  * are then written into those same records (the history returned), and hooks.onScores is
  * called with them.
  */
