@@ -455,24 +455,39 @@ const SLICE_ROWS = 2048;
 
 const aTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-/** The mean of runs' weights and biases; each weight summed in float64 in run order. */
-async function meanInSlices(runs: readonly { weights: Float32Array; bias: number }[]): Promise<{ weights: Float32Array; bias: number }> {
+/**
+ * The mean of runs' weights, each summed in float64 in run order and stored as float32,
+ * written to out[stride j + offset] (stride 1: a plain weight array; see trainAveraged
+ * for the interleaved one); returns the mean of their biases.
+ */
+async function meanInSlices(
+  runs: readonly { weights: Float32Array; bias: number }[],
+  out: Float32Array,
+  stride = 1,
+  offset = 0,
+): Promise<number> {
   const m = runs.length;
   const d = runs[0]!.weights.length;
-  const weights = new Float32Array(d);
   const ws = runs.map((r) => r.weights);
   for (let start = 0; start < d; start += SLICE_COLUMNS) {
     const end = Math.min(d, start + SLICE_COLUMNS);
     for (let j = start; j < end; j++) {
       let sum = 0;
       for (const w of ws) sum += w[j]!;
-      weights[j] = sum / m;
+      out[stride * j + offset] = sum / m;
     }
     await aTurn();
   }
   let bias = 0;
   for (const r of runs) bias += r.bias;
-  return { weights, bias: bias / m };
+  return bias / m;
+}
+
+/** meanInSlices into a new weight array. */
+async function meanOfRuns(runs: readonly { weights: Float32Array; bias: number }[]): Promise<{ weights: Float32Array; bias: number }> {
+  const weights = new Float32Array(runs[0]!.weights.length);
+  const bias = await meanInSlices(runs, weights);
+  return { weights, bias };
 }
 
 /** Epochs whose averaged weights trainAveraged scores together (see logitsOfEight). */
@@ -558,7 +573,8 @@ export async function trainAveraged(
   // reports[e - 1][r]: run r's record and weights after epoch e
   const reports: (({ record: EpochRecord; weights: Float32Array; bias: number } | undefined)[] | undefined)[] = [];
   const history: EpochRecord[] = [];
-  let mean: { weights: Float32Array; bias: number } | null = null;
+  // the runs' weights after the last epoch averaged so far (the result is their mean)
+  let lastRow: { weights: Float32Array; bias: number }[] | null = null;
 
   // The mean and its scores are computed on this thread, which also relays every call to
   // the runs' backends (threads, in the CLI); so that work goes in slices with a turn of
@@ -579,9 +595,7 @@ export async function trainAveraged(
   };
 
   // the means waiting to be scored: epoch group[g]'s weights at W[8 j + g]
-  const scored = sets.validation !== undefined || sets.test !== undefined;
-  const d = sets.train.x.nCols;
-  const W = scored ? new Float32Array(SCORE_GROUP * d) : null;
+  const W = sets.validation || sets.test ? new Float32Array(SCORE_GROUP * sets.train.x.nCols) : null;
   const group: { record: EpochRecord; bias: number }[] = [];
   const scoreGroup = async () => {
     if (group.length === 0) return;
@@ -599,7 +613,7 @@ export async function trainAveraged(
 
   const completeEpoch = async (row: { record: EpochRecord; weights: Float32Array; bias: number }[]) => {
     const t0 = now();
-    mean = await meanInSlices(row);
+    lastRow = row;
     let lossSum = 0;
     for (const r of row) lossSum += r.record.trainLoss;
     const record: EpochRecord = {
@@ -609,12 +623,8 @@ export async function trainAveraged(
       trainSeconds: Math.max(...row.map((r) => r.record.trainSeconds)),
       seconds: 0,
     };
-    if (W) {
-      const g = group.length;
-      const w = mean.weights;
-      for (let j = 0; j < d; j++) W[SCORE_GROUP * j + g] = w[j]!;
-      group.push({ record, bias: mean.bias });
-    }
+    // the mean goes straight into its place among the means to be scored
+    if (W) group.push({ record, bias: await meanInSlices(row, W, SCORE_GROUP, group.length) });
     record.seconds = Math.max(...row.map((r) => r.record.seconds)) + (now() - t0) / 1000;
     history.push(record);
     hooks.onEpoch?.(record);
@@ -657,9 +667,10 @@ export async function trainAveraged(
   const results = settled.map((r) => (r as PromiseFulfilledResult<TrainResult>).value);
   await completing;
   await scoreGroup();
-  // stopped (by the user) before every run had finished an epoch: the runs' weights as
-  // they stand, averaged the same way, as trainLoop returns its weights then
-  const final = mean ?? (await meanInSlices(results));
+  // the mean after the last epoch; or, stopped (by the user) before every run had
+  // finished an epoch, of the runs' weights as they stand, as trainLoop returns its
+  // weights then
+  const final = await meanOfRuns(lastRow ?? results);
   return {
     history,
     bestEpoch: history.length,
