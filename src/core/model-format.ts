@@ -148,7 +148,7 @@ export function fromHalfBits(h: number): number {
 
 /** The values a float16 round trip gives (what a saved model will hold). */
 export function roundToHalf(a: Float32Array): Float32Array {
-  const table = HALF_TABLE ?? (HALF_TABLE = buildHalfTable());
+  const table = halfTable();
   const out = new Float32Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = table[toHalfBits(a[i]!)]!;
   return out;
@@ -167,7 +167,7 @@ export function float32ToHalfLeBytes(a: Float32Array): Uint8Array {
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function halfLeBytesToFloat32(bytes: Uint8Array): Float32Array {
-  const table = HALF_TABLE ?? (HALF_TABLE = buildHalfTable());
+  const table = halfTable();
   const n = bytes.length >>> 1;
   const out = new Float32Array(n);
   if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) {
@@ -181,6 +181,10 @@ export function halfLeBytesToFloat32(bytes: Uint8Array): Float32Array {
 }
 
 let HALF_TABLE: Float32Array | null = null;
+/** The float32 value of every float16 bit pattern, built on first use. */
+function halfTable(): Float32Array {
+  return (HALF_TABLE ??= buildHalfTable());
+}
 function buildHalfTable(): Float32Array {
   const t = new Float32Array(65536);
   // normal and infinite/NaN halves by moving bits (the exponent rebiased from 15 to 127);
@@ -367,5 +371,5 @@ function halvesOf(bytes: Uint8Array): Uint16Array | null {
  */
 export function rawHalves(model: SentimentModel): { weights: Uint16Array; scale: Uint16Array; table: Float32Array } | undefined {
   const raw = RAW_HALVES.get(model);
-  return raw && { ...raw, table: HALF_TABLE ?? (HALF_TABLE = buildHalfTable()) };
+  return raw && { ...raw, table: halfTable() };
 }
