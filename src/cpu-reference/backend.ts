@@ -29,7 +29,8 @@
 // With dropout (BackendData.dropout), both loops apply the mask of logistic.ts on the fly:
 // z_i = s (1/(1-p)) sum_{kept q} x_q v_q + b, and only kept columns are updated, with
 // x~_q = x_q / (1-p). Row i is the row's index in the loaded training set. The forward
-// pass lists the positions of the kept entries, and the update walks that list.
+// pass copies the batch's kept entries (column and value) side by side, and the update
+// walks those copies; without a mask every entry is kept, and both read the rows in place.
 
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 import {
@@ -52,24 +53,20 @@ interface EpochMask {
 }
 
 /**
- * Appends to `list` (from index n) the positions q of training row i's entries that the
- * mask keeps, all of them without a mask; returns the list's new length. The kept test
- * is dropoutKeeps(seed, i, j, threshold), with the row's part of the hash taken once.
+ * Copies training row i's entries that the mask keeps, column and value, to cols and
+ * vals from index n; returns the new end. The kept test is dropoutKeeps(seed, i, j,
+ * threshold), with the row's part of the hash taken once.
  */
-function keptEntries(x: Csr, i: number, mask: EpochMask | null, list: Int32Array, n: number): number {
-  const qStart = x.rowPtr[i]!;
-  const qEnd = x.rowPtr[i + 1]!;
-  if (mask === null) {
-    for (let q = qStart; q < qEnd; q++) list[n++] = q;
-    return n;
-  }
+function copyKept(x: Csr, i: number, mask: EpochMask, cols: Uint32Array, vals: Float32Array, n: number): number {
+  const { colIdx, values } = x;
   const { threshold } = mask;
-  const colIdx = x.colIdx;
   const rowKey = dropoutRowKey(mask.seed, i);
-  for (let q = qStart; q < qEnd; q++) {
+  for (let q = x.rowPtr[i]!, qEnd = x.rowPtr[i + 1]!; q < qEnd; q++) {
     // written always, kept by advancing n: no branch on a coin flip
-    list[n] = q;
-    n += dropoutHashAt(rowKey, colIdx[q]!) >>> 8 >= threshold ? 1 : 0;
+    const j = colIdx[q]!;
+    cols[n] = j;
+    vals[n] = values[q]!;
+    n += dropoutHashAt(rowKey, j) >>> 8 >= threshold ? 1 : 0;
   }
   return n;
 }
@@ -98,10 +95,20 @@ export class CpuBackend implements TrainingBackend {
   private avgB = 0;
   /** epochs trained since load (numbers the dropout masks) */
   private epoch = 0;
-  /** the positions of the current batch's kept entries (see keptEntries) */
-  private list = new Int32Array(0);
-  /** listEnd[i - start]: where batch row i's kept positions end in list */
-  private listEnd = new Int32Array(0);
+  /**
+   * The current batch's kept entries, as the forward pass leaves them for the update:
+   * row i's columns and values are cols[k] and vals[k] for k in [from[i - start],
+   * to[i - start]). With a mask, cols and vals are keptCols and keptVals (copies, see
+   * copyKept); without one, the training set's own colIdx and values.
+   */
+  private keptCols = new Uint32Array(0);
+  private keptVals = new Float32Array(0);
+  private kept: { cols: Uint32Array; vals: Float32Array; from: Int32Array; to: Int32Array } = {
+    cols: this.keptCols,
+    vals: this.keptVals,
+    from: new Int32Array(0),
+    to: new Int32Array(0),
+  };
 
   async load(data: BackendData): Promise<void> {
     this.data = data;
@@ -110,7 +117,7 @@ export class CpuBackend implements TrainingBackend {
     this.s = 1;
     this.b = 0;
     this.r = new Float32Array(data.batchSize);
-    this.listEnd = new Int32Array(data.batchSize);
+    this.kept = { cols: data.train.x.colIdx, vals: data.train.x.values, from: new Int32Array(data.batchSize), to: new Int32Array(data.batchSize) };
     this.avgW = null;
     if (data.average) {
       this.v = new Float32Array(0);
@@ -136,30 +143,43 @@ export class CpuBackend implements TrainingBackend {
 
   /**
    * The forward pass of batch rows [start, end), shared by both step loops:
-   * z_i = s (w . x~_i) + b (w_j at w[stride j]; only the kept entries, whose positions
-   * it lists in this.list, row i's ending at listEnd[i - start]), r_i = sigma(z_i) - y_i
-   * into this.r; returns the batch's summed loss and leaves sum_i r_i in this.rSum.
+   * z_i = s (w . x~_i) + b (w_j at w[stride j]; only the kept entries, which it leaves
+   * in this.kept), r_i = sigma(z_i) - y_i into this.r; returns the batch's summed loss and
+   * leaves sum_i r_i in this.rSum.
    */
   private forward(x: Csr, y: Uint8Array, start: number, end: number, w: Float32Array, stride: number, mask: EpochMask | null): number {
-    const { colIdx, values } = x;
-    const need = x.rowPtr[end]! - x.rowPtr[start]!;
-    if (this.list.length < need) this.list = new Int32Array(Math.max(need, 2 * this.list.length));
-    const list = this.list;
-    const listEnd = this.listEnd;
+    const kept = this.kept;
+    const { from, to } = kept;
+    if (mask === null) {
+      kept.cols = x.colIdx;
+      kept.vals = x.values;
+      for (let i = start; i < end; i++) {
+        from[i - start] = x.rowPtr[i]!;
+        to[i - start] = x.rowPtr[i + 1]!;
+      }
+    } else {
+      const need = x.rowPtr[end]! - x.rowPtr[start]!;
+      if (this.keptCols.length < need) {
+        const size = Math.max(need, 2 * this.keptCols.length);
+        this.keptCols = new Uint32Array(size);
+        this.keptVals = new Float32Array(size);
+      }
+      kept.cols = this.keptCols;
+      kept.vals = this.keptVals;
+      for (let i = start, n = 0; i < end; i++) {
+        from[i - start] = n;
+        n = copyKept(x, i, mask, kept.cols, kept.vals, n);
+        to[i - start] = n;
+      }
+    }
+    const { cols, vals } = kept;
     const keepScale = mask?.keepScale ?? 1;
     const r = this.r;
     let lossSum = 0;
     let rSum = 0;
-    let n = 0;
     for (let i = start; i < end; i++) {
-      const m0 = n;
-      n = keptEntries(x, i, mask, list, n);
-      listEnd[i - start] = n;
       let acc = 0;
-      for (let m = m0; m < n; m++) {
-        const q = list[m]!;
-        acc += values[q]! * w[stride * colIdx[q]!]!;
-      }
+      for (let k = from[i - start]!, kEnd = to[i - start]!; k < kEnd; k++) acc += vals[k]! * w[stride * cols[k]!]!;
       const zi = this.s * (acc * keepScale) + this.b;
       const ri = sigmoid(zi) - y[i]!;
       r[i - start] = ri;
@@ -173,7 +193,6 @@ export class CpuBackend implements TrainingBackend {
   /** Plain steps; with a dropout mask, dropped features are skipped in both passes. */
   private trainEpochPlain(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask | null): number {
     const { x, y } = data.train;
-    const { colIdx, values } = x;
     const keepScale = mask?.keepScale ?? 1;
     const v = this.v;
     const r = this.r;
@@ -183,16 +202,14 @@ export class CpuBackend implements TrainingBackend {
       const end = Math.min(start + data.batchSize, x.nRows);
       const n = end - start;
       lossTotal += this.forward(x, y, start, end, v, 1, mask) / n;
-      const { list, listEnd, rSum } = this;
+      const { cols, vals, from, to } = this.kept;
+      const rSum = this.rSum;
       // update: s <- s (1 - eta lambda); v_j <- v_j - eta/(n s) (X~_B^T r)_j; b <- b - eta mean(r)
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
-      for (let i = start, m = 0; i < end; i++) {
+      for (let i = start; i < end; i++) {
         const c = step * r[i - start]! * keepScale;
-        for (const mEnd = listEnd[i - start]!; m < mEnd; m++) {
-          const q = list[m]!;
-          v[colIdx[q]!]! -= c * values[q]!;
-        }
+        for (let k = from[i - start]!, kEnd = to[i - start]!; k < kEnd; k++) v[cols[k]!]! -= c * vals[k]!;
       }
       this.b -= (lr * rSum) / n;
       if (this.s < 1e-3) this.foldScale();
@@ -206,7 +223,6 @@ export class CpuBackend implements TrainingBackend {
    */
   private trainEpochAveraged(data: BackendData, batchOrder: Uint32Array, lr: number, l2: number, mask: EpochMask | null): number {
     const { x, y } = data.train;
-    const { colIdx, values } = x;
     const keepScale = mask?.keepScale ?? 1;
     const v = this.colV;
     const u = this.colU;
@@ -222,21 +238,21 @@ export class CpuBackend implements TrainingBackend {
       const end = Math.min(start + data.batchSize, x.nRows);
       const n = end - start;
       lossTotal += this.forward(x, y, start, end, v, 4, mask) / n;
-      const { list, listEnd, rSum } = this;
+      const { cols, vals, from, to } = this.kept;
+      const rSum = this.rSum;
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
       // P_{t-1}: the sum of the scales before this step
       const P = this.prefixScale;
-      for (let i = start, m = 0; i < end; i++) {
+      for (let i = start; i < end; i++) {
         // D_j = -c x_ij for each kept entry of row i
         const c = step * r[i - start]! * keepScale;
         const cP = c * P;
-        for (const mEnd = listEnd[i - start]!; m < mEnd; m++) {
-          const q = list[m]!;
-          const j = colIdx[q]!;
-          const xq = values[q]!;
-          v[4 * j] = v[4 * j]! - c * xq;
-          u[2 * j + 1] = u[2 * j + 1]! - cP * xq;
+        for (let k = from[i - start]!, kEnd = to[i - start]!; k < kEnd; k++) {
+          const j = cols[k]!;
+          const xk = vals[k]!;
+          v[4 * j] = v[4 * j]! - c * xk;
+          u[2 * j + 1] = u[2 * j + 1]! - cP * xk;
         }
       }
       this.b -= (lr * rSum) / n;
@@ -273,7 +289,9 @@ export class CpuBackend implements TrainingBackend {
     this.data = null;
     this.v = new Float32Array(0);
     this.setRecords(new ArrayBuffer(0));
-    this.list = new Int32Array(0);
+    this.keptCols = new Uint32Array(0);
+    this.keptVals = new Float32Array(0);
+    this.kept = { cols: this.keptCols, vals: this.keptVals, from: new Int32Array(0), to: new Int32Array(0) };
     this.avgW = null;
   }
 
