@@ -96,19 +96,15 @@ export class CpuBackend implements TrainingBackend {
   /** epochs trained since load (numbers the dropout masks) */
   private epoch = 0;
   /**
-   * The current batch's kept entries, as the forward pass leaves them for the update:
-   * row i's columns and values are cols[k] and vals[k] for k in [from[i - start],
-   * to[i - start]). With a mask, cols and vals are keptCols and keptVals (copies, see
-   * copyKept); without one, the training set's own colIdx and values.
+   * With a mask, the current batch's kept entries, as the forward pass leaves them for
+   * the update: columns and values side by side (see copyKept). Batch row i's are at
+   * [keptFrom[i - start], keptTo[i - start]) of these, or of the training set's own
+   * colIdx and values without a mask (keptEntries gives the right pair).
    */
   private keptCols = new Uint32Array(0);
   private keptVals = new Float32Array(0);
-  private kept: { cols: Uint32Array; vals: Float32Array; from: Int32Array; to: Int32Array } = {
-    cols: this.keptCols,
-    vals: this.keptVals,
-    from: new Int32Array(0),
-    to: new Int32Array(0),
-  };
+  private keptFrom = new Int32Array(0);
+  private keptTo = new Int32Array(0);
 
   async load(data: BackendData): Promise<void> {
     this.data = data;
@@ -117,7 +113,8 @@ export class CpuBackend implements TrainingBackend {
     this.s = 1;
     this.b = 0;
     this.r = new Float32Array(data.batchSize);
-    this.kept = { cols: data.train.x.colIdx, vals: data.train.x.values, from: new Int32Array(data.batchSize), to: new Int32Array(data.batchSize) };
+    this.keptFrom = new Int32Array(data.batchSize);
+    this.keptTo = new Int32Array(data.batchSize);
     this.avgW = null;
     if (data.average) {
       this.v = new Float32Array(0);
@@ -141,18 +138,21 @@ export class CpuBackend implements TrainingBackend {
     this.colU = new Float64Array(buffer);
   }
 
+  /** The arrays the current batch's kept entries are in (see keptCols). */
+  private keptEntries(x: Csr, mask: EpochMask | null): { cols: Uint32Array; vals: Float32Array } {
+    return mask === null ? { cols: x.colIdx, vals: x.values } : { cols: this.keptCols, vals: this.keptVals };
+  }
+
   /**
    * The forward pass of batch rows [start, end), shared by both step loops:
    * z_i = s (w . x~_i) + b (w_j at w[stride j]; only the kept entries, which it leaves
-   * in this.kept), r_i = sigma(z_i) - y_i into this.r; returns the batch's summed loss and
-   * leaves sum_i r_i in this.rSum.
+   * for the update, see keptCols), r_i = sigma(z_i) - y_i into this.r; returns the
+   * batch's summed loss and leaves sum_i r_i in this.rSum.
    */
   private forward(x: Csr, y: Uint8Array, start: number, end: number, w: Float32Array, stride: number, mask: EpochMask | null): number {
-    const kept = this.kept;
-    const { from, to } = kept;
+    const from = this.keptFrom;
+    const to = this.keptTo;
     if (mask === null) {
-      kept.cols = x.colIdx;
-      kept.vals = x.values;
       for (let i = start; i < end; i++) {
         from[i - start] = x.rowPtr[i]!;
         to[i - start] = x.rowPtr[i + 1]!;
@@ -164,15 +164,13 @@ export class CpuBackend implements TrainingBackend {
         this.keptCols = new Uint32Array(size);
         this.keptVals = new Float32Array(size);
       }
-      kept.cols = this.keptCols;
-      kept.vals = this.keptVals;
       for (let i = start, n = 0; i < end; i++) {
         from[i - start] = n;
-        n = copyKept(x, i, mask, kept.cols, kept.vals, n);
+        n = copyKept(x, i, mask, this.keptCols, this.keptVals, n);
         to[i - start] = n;
       }
     }
-    const { cols, vals } = kept;
+    const { cols, vals } = this.keptEntries(x, mask);
     const keepScale = mask?.keepScale ?? 1;
     const r = this.r;
     let lossSum = 0;
@@ -202,7 +200,9 @@ export class CpuBackend implements TrainingBackend {
       const end = Math.min(start + data.batchSize, x.nRows);
       const n = end - start;
       lossTotal += this.forward(x, y, start, end, v, 1, mask) / n;
-      const { cols, vals, from, to } = this.kept;
+      const { cols, vals } = this.keptEntries(x, mask);
+      const from = this.keptFrom;
+      const to = this.keptTo;
       const rSum = this.rSum;
       // update: s <- s (1 - eta lambda); v_j <- v_j - eta/(n s) (X~_B^T r)_j; b <- b - eta mean(r)
       this.s *= 1 - lr * l2;
@@ -238,7 +238,9 @@ export class CpuBackend implements TrainingBackend {
       const end = Math.min(start + data.batchSize, x.nRows);
       const n = end - start;
       lossTotal += this.forward(x, y, start, end, v, 4, mask) / n;
-      const { cols, vals, from, to } = this.kept;
+      const { cols, vals } = this.keptEntries(x, mask);
+      const from = this.keptFrom;
+      const to = this.keptTo;
       const rSum = this.rSum;
       this.s *= 1 - lr * l2;
       const step = lr / (n * this.s);
@@ -291,7 +293,6 @@ export class CpuBackend implements TrainingBackend {
     this.setRecords(new ArrayBuffer(0));
     this.keptCols = new Uint32Array(0);
     this.keptVals = new Float32Array(0);
-    this.kept = { cols: this.keptCols, vals: this.keptVals, from: new Int32Array(0), to: new Int32Array(0) };
     this.avgW = null;
   }
 
