@@ -122,6 +122,35 @@ describe("CpuBackend with dropout against plainStep on x~", () => {
   }
 });
 
+describe("CpuBackend's mask at the threshold", () => {
+  // A hash whose top 24 bits equal the threshold is kept (dropoutKeeps: not below it).
+  // The backend tests that with a sign bit, not a comparison; an off-by-one there drops
+  // such entries, which the random problems above almost never contain (2^-24 a draw).
+  it("keeps an entry whose hash equals the threshold, as dropoutKeeps does", async () => {
+    const seed = 5;
+    const cols = [3, 11, 20, 37];
+    const values = [0.5, -1.25, 2, 0.75];
+    for (let at = 0; at < cols.length; at++) {
+      const h = dropoutHash(epochDropoutSeed(seed, 1), 0, cols[at]!) >>> 8;
+      const rate = h / 2 ** 24; // so that dropoutThreshold(rate) is h itself
+      expect(dropoutThreshold(rate)).toBe(h);
+      expect(dropoutKeeps(epochDropoutSeed(seed, 1), 0, cols[at]!, h)).toBe(true);
+      const x = { nRows: 1, nCols: 40, rowPtr: Uint32Array.of(0, cols.length), colIdx: Uint32Array.from(cols), values: Float32Array.from(values) };
+      const y = Uint8Array.of(1);
+      for (const average of [false, true]) {
+        const backend = new CpuBackend();
+        await backend.load({ train: { name: "train", x, y }, batchSize: 1, evalSets: [], average, dropout: { rate, seed } });
+        await backend.trainEpoch(Uint32Array.of(0), 0.5, 0);
+        const state = { w: new Float32Array(x.nCols), b: 0 };
+        plainStep(x, y, 0, 1, state, 0.5, 0, { epochSeed: epochDropoutSeed(seed, 1), rate });
+        const got = await backend.readWeights();
+        expect(state.w[cols[at]!]).not.toBe(0);
+        for (let j = 0; j < x.nCols; j++) expect(got.weights[j]).toBeCloseTo(state.w[j]!, 6);
+      }
+    }
+  });
+});
+
 describe("dropout settings", () => {
   it("the shipped configuration uses dropout, and the rate is checked before any work", () => {
     expect(DEFAULT_TRAIN.dropout).toBeGreaterThan(0);

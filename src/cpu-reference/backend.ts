@@ -62,11 +62,15 @@ function copyKept(x: Csr, i: number, mask: EpochMask, cols: Uint32Array, vals: F
   const { threshold } = mask;
   const rowKey = dropoutRowKey(mask.seed, i);
   for (let q = x.rowPtr[i]!, qEnd = x.rowPtr[i + 1]!; q < qEnd; q++) {
-    // written always, kept by advancing n: no branch on a coin flip
+    // written always, kept by advancing n: no branch on a coin flip. Kept means
+    // h >= threshold for h = the hash's top 24 bits, i.e. threshold - 1 - h < 0, so n
+    // advances by that difference's sign bit (both are below 2^24, so no overflow). A
+    // comparison here compiles to a branch that mispredicts half the time: the sign bit
+    // made an epoch about 30% faster (scripts/epoch-bench.ts, 342 -> 243 ms).
     const j = colIdx[q]!;
     cols[n] = j;
     vals[n] = values[q]!;
-    n += dropoutHashAt(rowKey, j) >>> 8 >= threshold ? 1 : 0;
+    n += (threshold - 1 - (dropoutHashAt(rowKey, j) >>> 8)) >>> 31;
   }
   return n;
 }
