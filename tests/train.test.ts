@@ -227,6 +227,15 @@ describe("seeds, user stop, records", () => {
     expect(backend.data!.batchSize).toBe(base.batchSize);
   });
 
+  it("builds the training rows in shared memory for a backend that shares it (and only then)", async () => {
+    for (const shares of [false, true]) {
+      const backend = Object.assign(new FakeBackend(), { sharesMemory: shares });
+      await trainLoop(backend, { train }, { ...base, epochs: 1, seed: 5 });
+      const got = backend.data!.train;
+      for (const a of [got.x.rowPtr, got.x.colIdx, got.x.values, got.y]) expect(a.buffer instanceof SharedArrayBuffer).toBe(shares);
+    }
+  });
+
   it("BatchSchedule: rows and batches are seeded permutations", () => {
     const a = new BatchSchedule(23, 5, 9);
     const b = new BatchSchedule(23, 5, 9);

@@ -71,6 +71,11 @@ export interface TrainingBackend {
   readonly kind: "cpu" | "webgpu";
   /** a human-readable device name, e.g. the GPU adapter's description */
   readonly deviceName: string;
+  /**
+   * Set when load() hands its arrays to another thread and copies any that are not over
+   * SharedArrayBuffers: the training loop then builds the training rows in shared memory.
+   */
+  readonly sharesMemory?: boolean;
   /** Upload the data once and set weights and bias to zero. */
   load(data: BackendData): Promise<void>;
   /**
