@@ -10,6 +10,7 @@ import {
   ngramBucket,
   NgramHasher,
   selectRows,
+  transposeCsr,
   validateFeatureConfig,
   type FeatureConfig,
 } from "../src/core/features.ts";
@@ -310,5 +311,61 @@ describe("weighting", () => {
     expect(fw.scale[ngramBucket(["acting"], 14)]).toBeGreaterThan(0);
     expect(fw.scale[ngramBucket(["not", "great"], 14)]).toBeLessThan(0);
     expect(fw.scale).toHaveLength(1 << 14);
+  });
+});
+
+describe("transposeCsr", () => {
+  /** A random CSR: rows list their columns in a random order, some rows and columns empty. */
+  function randomCsr(nRows: number, nCols: number, perRow: number, seed: number): Csr {
+    let state = seed;
+    const rand = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const rowPtr = new Uint32Array(nRows + 1);
+    const cols: number[] = [];
+    const vals: number[] = [];
+    for (let i = 0; i < nRows; i++) {
+      const n = i % 7 === 3 ? 0 : Math.floor(rand() * perRow);
+      const taken = new Set<number>();
+      while (taken.size < Math.min(n, nCols)) taken.add(Math.floor(rand() ** 2 * nCols));
+      for (const j of taken) {
+        cols.push(j);
+        vals.push(Math.fround(rand() - 0.5));
+      }
+      rowPtr[i + 1] = cols.length;
+    }
+    return { nRows, nCols, rowPtr, colIdx: Uint32Array.from(cols), values: Float32Array.from(vals) };
+  }
+
+  it("lists each column's rows in increasing order with their values (one band, and many)", async () => {
+    for (const [nRows, nCols, perRow] of [[30, 17, 6], [200, 5000, 40], [50, 70001, 300], [1, 1, 1]] as const) {
+      const x = randomCsr(nRows, nCols, perRow, nCols);
+      let turns = 0;
+      const xt = await transposeCsr(x, async () => void turns++);
+      expect(xt.nRows).toBe(nCols);
+      expect(xt.nCols).toBe(nRows);
+      expect(xt.rowPtr.length).toBe(nCols + 1);
+      // the same entries, read column by column from the rows
+      const want: { rows: number[]; vals: number[] }[] = Array.from({ length: nCols }, () => ({ rows: [], vals: [] }));
+      for (let i = 0; i < nRows; i++) {
+        for (let k = x.rowPtr[i]!; k < x.rowPtr[i + 1]!; k++) {
+          want[x.colIdx[k]!]!.rows.push(i);
+          want[x.colIdx[k]!]!.vals.push(x.values[k]!);
+        }
+      }
+      for (let j = 0; j < nCols; j++) {
+        const a = xt.rowPtr[j]!;
+        const b = xt.rowPtr[j + 1]!;
+        expect(Array.from(xt.colIdx.subarray(a, b))).toEqual(want[j]!.rows);
+        expect(Array.from(xt.values.subarray(a, b))).toEqual(want[j]!.vals);
+      }
+      // transposing back lists each row's entries by column
+      const back = await transposeCsr(xt);
+      expect(Array.from(back.rowPtr)).toEqual(Array.from(x.rowPtr));
+      for (let i = 0; i < nRows; i++) {
+        const entries = Array.from(x.colIdx.subarray(x.rowPtr[i], x.rowPtr[i + 1]), (j, t) => [j, x.values[x.rowPtr[i]! + t]!] as const).sort((p, q) => p[0] - q[0]);
+        expect(Array.from(back.colIdx.subarray(back.rowPtr[i], back.rowPtr[i + 1]))).toEqual(entries.map((e) => e[0]));
+        expect(Array.from(back.values.subarray(back.rowPtr[i], back.rowPtr[i + 1]))).toEqual(entries.map((e) => e[1]));
+      }
+      if (x.colIdx.length === 0) expect(turns).toBe(0);
+    }
   });
 });

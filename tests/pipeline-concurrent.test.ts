@@ -3,11 +3,12 @@
 // refit epoch the selection could still rule out.
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadImdbFromTarGz } from "../src/core/dataset.ts";
-import { DEFAULT_PIPELINE, EpochGate, trainPipeline, type PipelineOptions } from "../src/core/pipeline.ts";
+import { DEFAULT_PIPELINE, EpochGate, trainPipeline, type PipelineExecution, type PipelineOptions } from "../src/core/pipeline.ts";
 import type { SentimentModel } from "../src/core/model-format.ts";
 import type { Review, TrainingBackend } from "../src/core/types.ts";
 import { CpuBackend } from "../src/cpu-reference/backend.ts";
-import { NgramHasher } from "../src/core/features.ts";
+import { applyFeatureWeights, NgramHasher, transposeCsr } from "../src/core/features.ts";
+import { roundToHalf } from "../src/core/model-format.ts";
 import { mulberry32 } from "../src/core/random.ts";
 import { makeImdbArchive, streamOf } from "./helpers/make-archive.ts";
 
@@ -144,6 +145,40 @@ describe("test set hashed elsewhere (PipelineExecution.hashElsewhere)", () => {
   it("its failure is what the pipeline throws", async () => {
     const run = trainPipeline(data, options, () => new CpuBackend(), {}, { hashElsewhere: async () => Promise.reject(new Error("thread lost")) });
     await expect(run).rejects.toThrow("thread lost");
+  });
+});
+
+describe("the test set weighed and transposed elsewhere (PipelineExecution.weighElsewhere, transposeElsewhere)", () => {
+  const averaged: PipelineOptions = { ...options, validationFraction: 0, seeds: 2, training: { ...options.training, epochs: 3 } };
+  const later = <T>(value: T) => new Promise<T>((r) => setTimeout(() => r(value), 5));
+
+  it("gives the same model; the test counts are weighed twice (the second time with float16 weights) and transposed once", async () => {
+    const inOrder = await trainPipeline(data, averaged, () => new CpuBackend());
+    const weighed: { rows: number; scale: Float32Array }[] = [];
+    let transposed = 0;
+    const elsewhere = await trainPipeline(data, averaged, () => new CpuBackend(), {}, {
+      weighElsewhere: (counts, weights, f) => {
+        weighed.push({ rows: counts.nRows, scale: weights.scale });
+        return later(applyFeatureWeights(counts, weights, f));
+      },
+      transposeElsewhere: async (x) => {
+        transposed++;
+        return later(await transposeCsr(x));
+      },
+    });
+    expect(comparable(elsewhere)).toEqual(comparable(inOrder));
+    expect(weighed.map((w) => w.rows)).toEqual([data.test.length, data.test.length]);
+    expect(Array.from(weighed[1]!.scale)).toEqual(Array.from(roundToHalf(weighed[0]!.scale)));
+    expect(Array.from(weighed[1]!.scale)).not.toEqual(Array.from(weighed[0]!.scale));
+    expect(transposed).toBe(1);
+  });
+
+  it("their failures are what the pipeline throws", async () => {
+    const weigh: NonNullable<PipelineExecution["weighElsewhere"]> = async (counts, w, f) => applyFeatureWeights(counts, w, f);
+    await expect(trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: () => Promise.reject(new Error("thread lost")) })).rejects.toThrow("thread lost");
+    await expect(
+      trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: weigh, transposeElsewhere: () => Promise.reject(new Error("transpose lost")) }),
+    ).rejects.toThrow("transpose lost");
   });
 });
 

@@ -275,6 +275,81 @@ export function selectRows(x: Csr, rows: ArrayLike<number>, allocate: (bytes: nu
   return { nRows: rows.length, nCols: x.nCols, rowPtr, colIdx, values };
 }
 
+/**
+ * The transpose of a CSR, as a CSR: row j of the result lists the rows of x that use
+ * column j, in increasing order, with their values (nRows = x.nCols, nCols = x.nRows).
+ * Two passes of a counting sort, so that neither scatters entries all over memory: the
+ * first deals the entries, in row order, into about 2048 bands of neighbouring columns;
+ * the second sorts each band (a few thousand columns, small enough for the processor's
+ * cache) by column. Both are stable, so each column's rows stay in increasing order.
+ * Linear time; `turn`, when given, is awaited about every TRANSPOSE_SLICE entries (a
+ * caller on a busy thread gives the event loop turns).
+ */
+export async function transposeCsr(x: Csr, turn?: () => Promise<void>): Promise<Csr> {
+  const { rowPtr, colIdx, values } = x;
+  const nnz = rowPtr[x.nRows]!;
+  const nCols = x.nCols;
+  // band b holds columns [b << shift, (b + 1) << shift)
+  let shift = 0;
+  while ((nCols - 1) >>> shift >= TRANSPOSE_BANDS) shift++;
+  const nBands = nCols === 0 ? 0 : ((nCols - 1) >>> shift) + 1;
+  const bandStart = new Uint32Array(nBands + 1);
+  for (let k = 0; k < nnz; k++) bandStart[(colIdx[k]! >>> shift) + 1]!++;
+  for (let b = 0; b < nBands; b++) bandStart[b + 1]! += bandStart[b]!;
+  const next = bandStart.slice(0, nBands);
+  const bandRows = new Uint32Array(nnz);
+  const bandCols = new Uint32Array(nnz);
+  const bandVals = new Float32Array(nnz);
+  let sinceTurn = 0;
+  for (let i = 0; i < x.nRows; i++) {
+    const end = rowPtr[i + 1]!;
+    for (let k = rowPtr[i]!; k < end; k++) {
+      const j = colIdx[k]!;
+      const at = next[j >>> shift]!++;
+      bandRows[at] = i;
+      bandCols[at] = j;
+      bandVals[at] = values[k]!;
+    }
+    sinceTurn += end - rowPtr[i]!;
+    if (turn && sinceTurn >= TRANSPOSE_SLICE) {
+      sinceTurn = 0;
+      await turn();
+    }
+  }
+  const colPtr = new Uint32Array(nCols + 1);
+  const rows = new Uint32Array(nnz);
+  const vals = new Float32Array(nnz);
+  // local[t]: where column first + t's next entry goes
+  const local = new Uint32Array((1 << shift) + 1);
+  for (let b = 0; b < nBands; b++) {
+    const first = b << shift;
+    const width = Math.min(1 << shift, nCols - first);
+    const start = bandStart[b]!;
+    const end = bandStart[b + 1]!;
+    local.fill(0, 0, width + 1);
+    for (let k = start; k < end; k++) local[bandCols[k]! - first + 1]!++;
+    local[0] = start;
+    for (let t = 0; t < width; t++) local[t + 1]! += local[t]!;
+    colPtr.set(local.subarray(0, width), first);
+    for (let k = start; k < end; k++) {
+      const at = local[bandCols[k]! - first]!++;
+      rows[at] = bandRows[k]!;
+      vals[at] = bandVals[k]!;
+    }
+    sinceTurn += end - start;
+    if (turn && sinceTurn >= TRANSPOSE_SLICE) {
+      sinceTurn = 0;
+      await turn();
+    }
+  }
+  colPtr[nCols] = nnz;
+  return { nRows: nCols, nCols: x.nRows, rowPtr: colPtr, colIdx: rows, values: vals };
+}
+
+/** Bands of columns in transposeCsr's first pass (at most), and entries between turns. */
+const TRANSPOSE_BANDS = 2048;
+const TRANSPOSE_SLICE = 1 << 20;
+
 // ---- weighting -----------------------------------------------------------------
 
 /** What weighting learns from the training rows: one float per bucket. */

@@ -278,6 +278,8 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
   // the two training threads start now, loading while the archive is read; the second
   // hashes the test set while this thread hashes train/, then each trains one run
   const threads = threadsEntry ? [new ThreadCpuBackend(threadsEntry), new ThreadCpuBackend(threadsEntry)] : [];
+  // a third thread prepares the test set (weighing, transposing) while the runs start
+  const helper = threadsEntry ? new ThreadCpuBackend(threadsEntry) : null;
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
@@ -312,6 +314,8 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
         // the pipeline runs them in order anyway when there is no selection or no refit
         concurrentRefit: threads.length > 0,
         hashElsewhere: threads.length > 0 ? (texts, features) => threads[1]!.hash(texts, features) : undefined,
+        weighElsewhere: helper ? (counts, weights, features) => helper.weigh(counts, weights, features) : undefined,
+        transposeElsewhere: helper ? (x) => helper.transpose(x) : undefined,
       },
     );
     bar.done();
@@ -335,6 +339,7 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
     process.removeListener("SIGINT", onSigint);
     // threads the pipeline did not use (or did not get to dispose) must not keep the process alive
     for (const t of threads) t.dispose();
+    helper?.dispose();
   }
 }
 

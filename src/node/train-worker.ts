@@ -9,7 +9,7 @@
 
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { CpuBackend } from "../cpu-reference/backend.ts";
-import { NgramHasher, type FeatureConfig } from "../core/features.ts";
+import { applyFeatureWeights, NgramHasher, transposeCsr, type FeatureConfig, type FeatureWeights } from "../core/features.ts";
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 
 export const TRAIN_WORKER_TAG = "moviesentiments-train-worker";
@@ -20,7 +20,9 @@ type Call =
   | { op: "evaluate"; setName: string }
   | { op: "predict"; setName: string }
   | { op: "readWeights" }
-  | { op: "hash"; texts: string[]; features: FeatureConfig };
+  | { op: "hash"; texts: string[]; features: FeatureConfig }
+  | { op: "weigh"; counts: Csr; weights: FeatureWeights; features: FeatureConfig }
+  | { op: "transpose"; x: Csr };
 
 type Answer = number | EvalSums | Float32Array | { weights: Float32Array; bias: number } | Csr | undefined;
 
@@ -64,9 +66,21 @@ export function runTrainWorker(): Promise<number> {
           break;
         }
         case "hash": {
+          // in shared memory, so that the rows can go on to another thread without a copy
           const x = NgramHasher.forFeatures(call.features).hashDocuments(call.texts);
-          value = x;
-          transfer.push(x.rowPtr.buffer as ArrayBuffer, x.colIdx.buffer as ArrayBuffer, x.values.buffer as ArrayBuffer);
+          value = { ...x, rowPtr: shared(x.rowPtr), colIdx: shared(x.colIdx), values: shared(x.values) };
+          break;
+        }
+        case "weigh": {
+          // values in shared memory; rowPtr and colIdx are the counts' own
+          const x = applyFeatureWeights(call.counts, call.weights, call.features);
+          value = { ...x, values: shared(x.values) };
+          break;
+        }
+        case "transpose": {
+          const xt = await transposeCsr(call.x);
+          value = xt;
+          transfer.push(xt.rowPtr.buffer as ArrayBuffer, xt.colIdx.buffer as ArrayBuffer, xt.values.buffer as ArrayBuffer);
           break;
         }
       }
@@ -175,11 +189,24 @@ export class ThreadCpuBackend implements TrainingBackend {
 
   /**
    * Hashed count rows of `texts` (NgramHasher.hashDocuments on this thread's worker): the
-   * same code, so the same rows. Independent of the backend's state; used to hash the
-   * test set while the calling thread hashes train/.
+   * same code, so the same rows, in shared memory. Independent of the backend's state;
+   * used to hash the test set while the calling thread hashes train/.
    */
   async hash(texts: string[], features: FeatureConfig): Promise<Csr> {
     return (await this.call({ op: "hash", texts, features })) as Csr;
+  }
+
+  /**
+   * applyFeatureWeights on this thread's worker (the same rows): counts over shared memory
+   * cost nothing to send, and the result's values come back in shared memory.
+   */
+  async weigh(counts: Csr, weights: FeatureWeights, features: FeatureConfig): Promise<Csr> {
+    return (await this.call({ op: "weigh", counts, weights: { kind: weights.kind, scale: shared(weights.scale) }, features })) as Csr;
+  }
+
+  /** transposeCsr on this thread's worker (the same result). */
+  async transpose(x: Csr): Promise<Csr> {
+    return (await this.call({ op: "transpose", x })) as Csr;
   }
 
   dispose(): void {
