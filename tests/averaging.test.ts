@@ -54,3 +54,30 @@ describe("iterate averaging", () => {
     for (let j = 0; j < 10; j++) expect(got.weights[j]).toBeCloseTo(state.w[j]!, 5);
   });
 });
+
+describe("CpuBackend's shared weights (a backend on a thread of its own)", () => {
+  it("hands out each epoch's average in a new SharedArrayBuffer that later epochs leave alone; the same numbers", async () => {
+    const p = tinyProblem({ nRows: 60, nCols: 25, density: 0.3, seed: 3 });
+    const schedule = new BatchSchedule(p.x.nRows, 2, 4);
+    const x = selectRows(p.x, schedule.rowOrder);
+    const y = Uint8Array.from(schedule.rowOrder, (i) => p.y[i]!);
+    const data = { train: { name: "train", x, y }, batchSize: 2, evalSets: [], average: true, dropout: { rate: 0.5, seed: 9 } };
+    const shared = new CpuBackend({ sharedWeights: true });
+    const plain = new CpuBackend();
+    await shared.load(data);
+    await plain.load(data);
+    const reported: { weights: Float32Array; copy: number[] }[] = [];
+    for (let e = 0; e < 3; e++) {
+      const order = schedule.nextEpoch();
+      await shared.trainEpoch(order, 0.5, 1e-3);
+      await plain.trainEpoch(order, 0.5, 1e-3);
+      const got = await shared.readWeights();
+      expect(got.weights.buffer instanceof SharedArrayBuffer).toBe(true);
+      expect(await shared.readWeights()).toEqual(got);
+      expect(Array.from(got.weights)).toEqual(Array.from((await plain.readWeights()).weights));
+      reported.push({ weights: got.weights, copy: Array.from(got.weights) });
+    }
+    expect(new Set(reported.map((r) => r.weights.buffer)).size).toBe(3);
+    for (const r of reported) expect(Array.from(r.weights)).toEqual(r.copy);
+  });
+});

@@ -79,6 +79,12 @@ export class CpuBackend implements TrainingBackend {
   readonly kind = "cpu" as const;
   readonly deviceName = "CPU (TypeScript reference)";
   private data: BackendData | null = null;
+  /**
+   * With sharedWeights (a backend on a thread of its own), each averaged epoch writes its
+   * average into a new SharedArrayBuffer, never written again, and readWeights hands that
+   * array out as it is: posted to another thread it is shared, not copied.
+   */
+  constructor(private readonly options: { sharedWeights?: boolean } = {}) {}
   /** the iterate's v when not averaging */
   private v = new Float32Array(0);
   private s = 1;
@@ -268,7 +274,7 @@ export class CpuBackend implements TrainingBackend {
     }
     const P = this.prefixScale;
     const d = v.length >>> 2;
-    const avg = this.avgW ?? new Float32Array(d);
+    const avg = this.options.sharedWeights ? new Float32Array(new SharedArrayBuffer(4 * d)) : (this.avgW ?? new Float32Array(d));
     for (let j = 0; j < d; j++) avg[j] = (v[4 * j]! * P - u[2 * j + 1]!) / T;
     this.avgW = avg;
     this.avgB = biasSum / T;
@@ -302,7 +308,7 @@ export class CpuBackend implements TrainingBackend {
 
   /** The epoch's averaged weights when averaging, else the current iterate w = s v. */
   private reportedWeights(copy: boolean): { weights: Float32Array; bias: number } {
-    if (this.avgW) return { weights: copy ? this.avgW.slice() : this.avgW, bias: this.avgB };
+    if (this.avgW) return { weights: copy && !this.options.sharedWeights ? this.avgW.slice() : this.avgW, bias: this.avgB };
     const s = this.s;
     if (this.data?.average) {
       // averaging, but no epoch has run yet

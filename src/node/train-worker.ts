@@ -35,7 +35,7 @@ export function isTrainWorker(): boolean {
 
 /** The body of a training thread: answer backend calls, one at a time, until terminated. */
 export function runTrainWorker(): Promise<number> {
-  const backend = new CpuBackend();
+  const backend = new CpuBackend({ sharedWeights: true });
   const port = parentPort!;
   port.on("message", async (msg: { id: number; call: Call }) => {
     const { id, call } = msg;
@@ -60,9 +60,11 @@ export function runTrainWorker(): Promise<number> {
           break;
         }
         case "readWeights": {
+          // an epoch's average is shared (see CpuBackend's sharedWeights); anything else is
+          // the backend's copy, handed over
           const w = await backend.readWeights();
           value = w;
-          transfer.push(w.weights.buffer as ArrayBuffer);
+          if (!(w.weights.buffer instanceof SharedArrayBuffer)) transfer.push(w.weights.buffer as ArrayBuffer);
           break;
         }
         case "hash": {
