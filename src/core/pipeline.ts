@@ -287,15 +287,16 @@ export async function trainPipeline(
   // a failure there is reported by the await below, not as an unhandled rejection now
   testElsewhere?.catch(() => {});
   const train = hashReviews(data.train, f, (d) => hooks.onFeaturize?.(d, total));
+  // work in columns numbered by use (see the top of this file); the counts are ours to
+  // change. train/'s are renumbered while the test set may still be hashed elsewhere.
+  const order = columnsByFrequency(train.counts);
+  renumberColumns(train.counts, order.newId);
   const test = testElsewhere
     ? await testElsewhere
     : testData
       ? hashReviews(testData, f, (d) => hooks.onFeaturize?.(data.train.length + d, total))
       : null;
   if (testElsewhere) hooks.onFeaturize?.(total, total);
-  // work in columns numbered by use (see the top of this file); the counts are ours to change
-  const order = columnsByFrequency(train.counts);
-  renumberColumns(train.counts, order.newId);
   if (test) renumberColumns(test.counts, order.newId);
 
   let bestEpoch = options.training.epochs;
@@ -617,6 +618,8 @@ export async function trainAveraged(
   const history: EpochRecord[] = [];
   // the runs' weights after the last epoch averaged so far (the result is their mean)
   let lastRow: { weights: Float32Array; bias: number }[] | null = null;
+  // their mean, when it was computed for scoring
+  let lastMean: { weights: Float32Array; bias: number } | null = null;
 
   // The mean and its scores are computed on this thread, which also relays every call to
   // the runs' backends (threads, in the CLI); so that work goes in slices with a turn of
@@ -665,6 +668,7 @@ export async function trainAveraged(
   const completeEpoch = async (row: { record: EpochRecord; weights: Float32Array; bias: number }[]) => {
     const t0 = now();
     lastRow = row;
+    lastMean = null;
     let lossSum = 0;
     for (const r of row) lossSum += r.record.trainLoss;
     const record: EpochRecord = {
@@ -677,7 +681,8 @@ export async function trainAveraged(
     if (scored.length > 0) {
       const g = group.length;
       const mean = (slots[g] ??= new Float32Array(sets.train.x.nCols));
-      group.push({ record, bias: await meanInSlices(row, mean) });
+      lastMean = { weights: mean, bias: await meanInSlices(row, mean) };
+      group.push({ record, bias: lastMean.bias });
     }
     record.seconds = Math.max(...row.map((r) => r.record.seconds)) + (now() - t0) / 1000;
     history.push(record);
@@ -723,8 +728,8 @@ export async function trainAveraged(
   await scoreGroup();
   // the mean after the last epoch; or, stopped (by the user) before every run had
   // finished an epoch, of the runs' weights as they stand, as trainLoop returns its
-  // weights then
-  const final = await meanOfRuns(lastRow ?? results);
+  // weights then (the slots are written no more: the last epoch's is the result)
+  const final = lastMean ?? (await meanOfRuns(lastRow ?? results));
   return {
     history,
     bestEpoch: history.length,
