@@ -495,13 +495,20 @@ const aTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 async function meanInSlices(runs: readonly { weights: Float32Array; bias: number }[], out: Float32Array): Promise<number> {
   const m = runs.length;
   const d = runs[0]!.weights.length;
-  const ws = runs.map((r) => r.weights);
+  // a block of columns at a time, run by run: the sums 0 + w_1 + w_2 + ... in that order,
+  // as a loop over the runs inside the loop over columns would add them, without that
+  // inner loop's cost per column (it made this 4 times slower)
+  const sum = new Float64Array(MEAN_BLOCK);
   for (let start = 0; start < d; start += SLICE_COLUMNS) {
-    const end = Math.min(d, start + SLICE_COLUMNS);
-    for (let j = start; j < end; j++) {
-      let sum = 0;
-      for (const w of ws) sum += w[j]!;
-      out[j] = sum / m;
+    const sliceEnd = Math.min(d, start + SLICE_COLUMNS);
+    for (let block = start; block < sliceEnd; block += MEAN_BLOCK) {
+      const n = Math.min(MEAN_BLOCK, sliceEnd - block);
+      sum.fill(0, 0, n);
+      for (const r of runs) {
+        const w = r.weights;
+        for (let t = 0; t < n; t++) sum[t] = sum[t]! + w[block + t]!;
+      }
+      for (let t = 0; t < n; t++) out[block + t] = sum[t]! / m;
     }
     await aTurn();
   }
@@ -509,6 +516,9 @@ async function meanInSlices(runs: readonly { weights: Float32Array; bias: number
   for (const r of runs) bias += r.bias;
   return bias / m;
 }
+
+/** Columns meanInSlices sums run by run. */
+const MEAN_BLOCK = 4096;
 
 /** meanInSlices into a new weight array. */
 async function meanOfRuns(runs: readonly { weights: Float32Array; bias: number }[]): Promise<{ weights: Float32Array; bias: number }> {
