@@ -255,6 +255,32 @@ describe("weighting", () => {
     expect(fw2.scale[0]).toBeCloseTo(Math.log(4 / 9 / (2 / 8)), 6);
   });
 
+  it("NB ratios are the formula's values exactly, for small counts (read from a table) and large ones", () => {
+    // column j is used by j positive rows and (j * 7) % 90 negative ones: counts up to 89,
+    // on both sides of weightsFromClassCounts' table of 64
+    const nCols = 90;
+    const rows: number[][] = [];
+    const y: number[] = [];
+    for (let r = 0; r < 90; r++) {
+      rows.push(Array.from({ length: nCols }, (_, j) => (r < j ? 1 : 0)));
+      y.push(1);
+      rows.push(Array.from({ length: nCols }, (_, j) => (r < (j * 7) % 90 ? 1 : 0)));
+      y.push(0);
+    }
+    for (const alpha of [1, 0.5]) {
+      const fw = fitFeatureWeights(fromDense(rows), y, { ...nb, nbAlpha: alpha });
+      let pSum = 0;
+      let qSum = 0;
+      for (let j = 0; j < nCols; j++) {
+        pSum += j + alpha;
+        qSum += ((j * 7) % 90) + alpha;
+      }
+      for (let j = 0; j < nCols; j++) {
+        expect(fw.scale[j], `column ${j}`).toBe(Math.fround(Math.log((j + alpha) / (((j * 7) % 90) + alpha)) + Math.log(qSum / pSum)));
+      }
+    }
+  });
+
   it("tf-idf by hand (smoothed idf, raw and sublinear tf)", () => {
     // n = 3, df = [2, 2, 1]: idf_j = ln((1 + 3) / (1 + df_j)) + 1
     const idf = [Math.log(4 / 3) + 1, Math.log(4 / 3) + 1, Math.log(4 / 2) + 1];

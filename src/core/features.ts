@@ -378,15 +378,40 @@ export function fitFeatureWeights(
   config: FeatureConfig,
   sumOrder?: ArrayLike<number>,
 ): FeatureWeights {
-  const d = counts.nCols;
+  const { pos, neg } = classCounts(counts, labels);
+  return weightsFromClassCounts(pos, neg, counts.nRows, config, sumOrder);
+}
+
+/**
+ * Per column, how many rows of each class use it (binarized features): the counts
+ * fitFeatureWeights learns from. Columns are listed once per row, so pos[j] + neg[j] is
+ * column j's document frequency.
+ */
+export function classCounts(counts: Csr, labels: ArrayLike<number>): { pos: Uint32Array; neg: Uint32Array } {
+  // counts are integers below 2^32: exact in a Uint32Array, and read back as the same doubles
+  const pos = new Uint32Array(counts.nCols);
+  const neg = new Uint32Array(counts.nCols);
+  for (let i = 0; i < counts.nRows; i++) {
+    const target = labels[i] === 1 ? pos : neg;
+    for (let k = counts.rowPtr[i]!; k < counts.rowPtr[i + 1]!; k++) target[counts.colIdx[k]!]! += 1;
+  }
+  return { pos, neg };
+}
+
+/**
+ * fitFeatureWeights from classCounts' counts (of nRows rows). `sumOrder` as there. For
+ * NB, a table of the ratio's logarithm for small counts (most columns' counts are small)
+ * saves most of the calls to Math.log: the table holds the very same expression's values.
+ */
+export function weightsFromClassCounts(
+  pos: Uint32Array,
+  neg: Uint32Array,
+  nRows: number,
+  config: FeatureConfig,
+  sumOrder?: ArrayLike<number>,
+): FeatureWeights {
+  const d = pos.length;
   if (config.weighting === "nb") {
-    // counts are integers below 2^32: exact in a Uint32Array, and read back as the same doubles
-    const pos = new Uint32Array(d);
-    const neg = new Uint32Array(d);
-    for (let i = 0; i < counts.nRows; i++) {
-      const target = labels[i] === 1 ? pos : neg;
-      for (let k = counts.rowPtr[i]!; k < counts.rowPtr[i + 1]!; k++) target[counts.colIdx[k]!]! += 1;
-    }
     const a = config.nbAlpha;
     let pSum = 0;
     let qSum = 0;
@@ -404,16 +429,22 @@ export function fitFeatureWeights(
     }
     const scale = new Float32Array(d);
     const offset = Math.log(qSum / pSum);
-    for (let j = 0; j < d; j++) scale[j] = Math.log((pos[j]! + a) / (neg[j]! + a)) + offset;
+    const logRatio = new Float64Array(LOG_TABLE * LOG_TABLE);
+    for (let p = 0; p < LOG_TABLE; p++) for (let q = 0; q < LOG_TABLE; q++) logRatio[p * LOG_TABLE + q] = Math.log((p + a) / (q + a));
+    for (let j = 0; j < d; j++) {
+      const p = pos[j]!;
+      const q = neg[j]!;
+      scale[j] = (p < LOG_TABLE && q < LOG_TABLE ? logRatio[p * LOG_TABLE + q]! : Math.log((p + a) / (q + a))) + offset;
+    }
     return { kind: "nb", scale };
   }
-  const df = new Uint32Array(d);
-  for (let k = 0; k < counts.colIdx.length; k++) df[counts.colIdx[k]!]! += 1;
   const scale = new Float32Array(d);
-  const n = counts.nRows;
-  for (let j = 0; j < d; j++) scale[j] = Math.log((1 + n) / (1 + df[j]!)) + 1;
+  for (let j = 0; j < d; j++) scale[j] = Math.log((1 + nRows) / (1 + pos[j]! + neg[j]!)) + 1;
   return { kind: "tfidf", scale };
 }
+
+/** Counts below this (each class) read weightsFromClassCounts' table of logarithms. */
+const LOG_TABLE = 64;
 
 /**
  * Turn count rows into feature rows: nb gives r_j for each present bucket, tfidf gives

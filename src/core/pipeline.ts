@@ -18,12 +18,14 @@ import { stratifiedSplit } from "./dataset.ts";
 import { sigmoid, sumsFromLogits } from "../cpu-reference/logistic.ts";
 import {
   applyFeatureWeights,
+  classCounts,
   DEFAULT_FEATURES,
   fitFeatureWeights,
   NgramHasher,
   selectRows,
   transposeCsr,
   validateFeatureConfig,
+  weightsFromClassCounts,
   type FeatureConfig,
   type FeatureWeights,
 } from "./features.ts";
@@ -179,10 +181,18 @@ export interface ColumnOrder {
  * used equally often keep their relative order. A counting sort: linear time.
  */
 export function columnsByFrequency(counts: Csr): ColumnOrder {
-  const d = counts.nCols;
-  const used = new Uint32Array(d);
+  const used = new Uint32Array(counts.nCols);
   const colIdx = counts.colIdx;
   for (let k = 0; k < colIdx.length; k++) used[colIdx[k]!]!++;
+  return columnsByUse(used);
+}
+
+/**
+ * columnsByFrequency from the number of rows that use each column (`used`, which becomes
+ * newId: it is taken over).
+ */
+export function columnsByUse(used: Uint32Array): ColumnOrder {
+  const d = used.length;
   let most = 0;
   for (let j = 0; j < d; j++) if (used[j]! > most) most = used[j]!;
   // next[c] = the next free position for a column used by c rows (descending c)
@@ -208,6 +218,13 @@ export function columnsByFrequency(counts: Csr): ColumnOrder {
 export function renumberColumns(x: Csr, newId: Uint32Array): void {
   const colIdx = x.colIdx;
   for (let k = 0; k < colIdx.length; k++) colIdx[k] = newId[colIdx[k]!]!;
+}
+
+/** out[k] = a[oldId[k]]: an array indexed by original column numbers, in the new numbering. */
+function inNewOrder(a: Uint32Array, oldId: Uint32Array): Uint32Array {
+  const out = new Uint32Array(a.length);
+  for (let k = 0; k < out.length; k++) out[k] = a[oldId[k]!]!;
+  return out;
 }
 
 /** out[j] = a[newId[j]]: an array indexed by new column numbers, back in the original numbering. */
@@ -289,7 +306,12 @@ export async function trainPipeline(
   const train = hashReviews(data.train, f, (d) => hooks.onFeaturize?.(d, total));
   // work in columns numbered by use (see the top of this file); the counts are ours to
   // change. train/'s are renumbered while the test set may still be hashed elsewhere.
-  const order = columnsByFrequency(train.counts);
+  // The rows of each class that use each column give both the numbering and, without a
+  // split, the feature weights (fitFeatureWeights' counts, in the new numbering).
+  const classes = classCounts(train.counts, train.labels);
+  const used = new Uint32Array(classes.pos.length);
+  for (let j = 0; j < used.length; j++) used[j] = classes.pos[j]! + classes.neg[j]!;
+  const order = columnsByUse(used);
   renumberColumns(train.counts, order.newId);
   const test = testElsewhere
     ? await testElsewhere
@@ -344,7 +366,7 @@ export async function trainPipeline(
     "refit",
     `training on all ${train.counts.nRows} reviews of train/ for ${bestEpoch} epochs` + (seeds > 1 ? `, ${seeds} runs with different seeds, averaged` : ""),
   );
-  const fw = fitFeatureWeights(train.counts, train.labels, f, order.oldId);
+  const fw = weightsFromClassCounts(inNewOrder(classes.pos, order.oldId), inNewOrder(classes.neg, order.oldId), train.counts.nRows, f, order.oldId);
   // With somewhere else to do it, the test set is weighed there while this thread weighs
   // train/; then it is transposed there for scoring the runs' means (trainAveraged), and
   // weighed with the float16 weights the model stores, for the final measurement (finish),
