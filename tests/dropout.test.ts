@@ -160,3 +160,37 @@ describe("dropout settings", () => {
     expect(() => validateTrainConfig({ ...DEFAULT_TRAIN, dropout: 0 })).not.toThrow();
   });
 });
+
+describe("CpuBackend given a row order (BackendData.rowOrder)", () => {
+  const p = tinyProblem({ nRows: 90, nCols: 30, density: 0.3, seed: 21 });
+  for (const { batchSize, average, dropout } of [
+    { batchSize: 1, average: true, dropout: 0.5 },
+    { batchSize: 4, average: false, dropout: 0.5 },
+    { batchSize: 3, average: true, dropout: 0 },
+  ]) {
+    it(`trains exactly as on the rows selected in that order (batch ${batchSize}${average ? ", averaged" : ""}, dropout ${dropout})`, async () => {
+      const schedule = new BatchSchedule(p.x.nRows, batchSize, 13);
+      const order = schedule.rowOrder;
+      const selected = new CpuBackend();
+      await selected.load({ train: { name: "train", x: selectRows(p.x, order), y: Uint8Array.from(order, (i) => p.y[i]!) }, batchSize, evalSets: [], average, dropout: { rate: dropout, seed: 3 } });
+      const ordered = new CpuBackend();
+      await ordered.load({ train: { name: "train", x: p.x, y: p.y }, rowOrder: order, batchSize, evalSets: [], average, dropout: { rate: dropout, seed: 3 } });
+      for (let e = 0; e < 3; e++) {
+        const batches = schedule.nextEpoch();
+        expect(await ordered.trainEpoch(batches, 0.7, 1e-3)).toBe(await selected.trainEpoch(batches, 0.7, 1e-3));
+        expect(await ordered.readWeights()).toEqual(await selected.readWeights());
+        expect(await ordered.evaluate("train")).toEqual(await selected.evaluate("train"));
+        expect(Array.from(await ordered.predict("train"))).toEqual(Array.from(await selected.predict("train")));
+      }
+    });
+  }
+
+  it("refuses an order that is not one of the training rows", async () => {
+    const train = { name: "train", x: p.x, y: p.y };
+    const backend = new CpuBackend();
+    await expect(backend.load({ train, rowOrder: new Uint32Array(5), batchSize: 1, evalSets: [] })).rejects.toThrow(/rowOrder has 5 rows/);
+    const bad = Uint32Array.from({ length: p.x.nRows }, (_, k) => k);
+    bad[7] = p.x.nRows;
+    await expect(backend.load({ train, rowOrder: bad, batchSize: 1, evalSets: [] })).rejects.toThrow(/rowOrder\[7\]/);
+  });
+});

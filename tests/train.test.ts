@@ -227,13 +227,15 @@ describe("seeds, user stop, records", () => {
     expect(backend.data!.batchSize).toBe(base.batchSize);
   });
 
-  it("builds the training rows in shared memory for a backend that shares it (and only then)", async () => {
-    for (const shares of [false, true]) {
-      const backend = Object.assign(new FakeBackend(), { sharesMemory: shares });
-      await trainLoop(backend, { train }, { ...base, epochs: 1, seed: 5 });
-      const got = backend.data!.train;
-      for (const a of [got.x.rowPtr, got.x.colIdx, got.x.values, got.y]) expect(a.buffer instanceof SharedArrayBuffer).toBe(shares);
-    }
+  it("a backend that takes a row order gets the rows as they are, with the run's order", async () => {
+    const backend = Object.assign(new FakeBackend(), { takesRowOrder: true });
+    await trainLoop(backend, { train }, { ...base, epochs: 1, seed: 5 });
+    const schedule = new BatchSchedule(p.x.nRows, base.batchSize, 5);
+    expect(backend.data!.train).toBe(train);
+    expect(Array.from(backend.data!.rowOrder!)).toEqual(Array.from(schedule.rowOrder));
+    const plain = new FakeBackend();
+    await trainLoop(plain, { train }, { ...base, epochs: 1, seed: 5 });
+    expect(plain.data!.rowOrder).toBeUndefined();
   });
 
   it("BatchSchedule: rows and batches are seeded permutations", () => {

@@ -248,20 +248,16 @@ export class NgramHasher {
   }
 }
 
-/**
- * Rows `rows` of a CSR, in that order, as a new CSR; its arrays are laid in buffers from
- * `allocate` (say, SharedArrayBuffers for data bound for another thread, which then
- * need no copy).
- */
-export function selectRows(x: Csr, rows: ArrayLike<number>, allocate: (bytes: number) => ArrayBufferLike = (n) => new ArrayBuffer(n)): Csr {
+/** Rows `rows` of a CSR, in that order, as a new CSR. */
+export function selectRows(x: Csr, rows: ArrayLike<number>): Csr {
   let nnz = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;
     nnz += x.rowPtr[r + 1]! - x.rowPtr[r]!;
   }
-  const rowPtr = new Uint32Array(allocate(4 * (rows.length + 1)));
-  const colIdx = new Uint32Array(allocate(4 * nnz));
-  const values = new Float32Array(allocate(4 * nnz));
+  const rowPtr = new Uint32Array(rows.length + 1);
+  const colIdx = new Uint32Array(nnz);
+  const values = new Float32Array(nnz);
   let at = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;

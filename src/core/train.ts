@@ -170,14 +170,20 @@ export async function trainLoop(
   if (sets.train.x.nRows === 0) throw new InvalidSettingsError("the training set is empty");
   const now = hooks.now ?? (() => performance.now());
   const schedule = new BatchSchedule(sets.train.x.nRows, config.batchSize, config.seed);
-  // the training rows in the run's order, laid where the backend will read them
-  const allocate = backend.sharesMemory ? (n: number) => new SharedArrayBuffer(n) : (n: number) => new ArrayBuffer(n);
-  const y = new Uint8Array(allocate(sets.train.y.length));
-  for (let k = 0; k < y.length; k++) y[k] = sets.train.y[schedule.rowOrder[k]!]!;
-  const train: LabelledSet = { name: sets.train.name, x: selectRows(sets.train.x, schedule.rowOrder, allocate), y };
   const evalSets = [sets.validation, sets.test].filter((s): s is LabelledSet => !!s);
   const dropout = config.dropout ? { rate: config.dropout, seed: config.seed } : undefined;
-  await backend.load({ train, batchSize: config.batchSize, evalSets, average: config.average === true, dropout });
+  const common = { batchSize: config.batchSize, evalSets, average: config.average === true, dropout };
+  if (backend.takesRowOrder) {
+    // the backend reads the rows in the run's order where they are (runs share them)
+    await backend.load({ ...common, train: sets.train, rowOrder: schedule.rowOrder });
+  } else {
+    const train: LabelledSet = {
+      name: sets.train.name,
+      x: selectRows(sets.train.x, schedule.rowOrder),
+      y: sets.train.y.map((_, k) => sets.train.y[schedule.rowOrder[k]!]!),
+    };
+    await backend.load({ ...common, train });
+  }
 
   const history: EpochRecord[] = [];
   let best: { epoch: number; val?: SetMetrics; weights: Float32Array; bias: number } | null = null;

@@ -47,6 +47,13 @@ export interface EvalSums {
 export interface BackendData {
   /** training rows, already in a fixed seeded order; batch k is rows [k*batchSize, (k+1)*batchSize) */
   train: LabelledSet;
+  /**
+   * Only for a backend that declares takesRowOrder: the seeded order is this one, and
+   * `train` is not in it. Row k of the training set is row rowOrder[k] of `train`, as if
+   * the backend had been given selectRows(train, rowOrder): batches, dropout masks and
+   * scores all see that order. (So runs in different orders can share one copy of the rows.)
+   */
+  rowOrder?: Uint32Array;
   batchSize: number;
   /**
    * report the mean of each epoch's iterates (Polyak-Ruppert averaging) instead of the
@@ -71,11 +78,8 @@ export interface TrainingBackend {
   readonly kind: "cpu" | "webgpu";
   /** a human-readable device name, e.g. the GPU adapter's description */
   readonly deviceName: string;
-  /**
-   * Set when load() hands its arrays to another thread and copies any that are not over
-   * SharedArrayBuffers: the training loop then builds the training rows in shared memory.
-   */
-  readonly sharesMemory?: boolean;
+  /** Set when load() accepts BackendData.rowOrder. */
+  readonly takesRowOrder?: boolean;
   /** Upload the data once and set weights and bias to zero. */
   load(data: BackendData): Promise<void>;
   /**

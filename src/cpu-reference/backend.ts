@@ -32,6 +32,7 @@
 // pass copies the batch's kept entries (column and value) side by side, and the update
 // walks those copies; without a mask every entry is kept, and both read the rows in place.
 
+import { selectRows } from "../core/features.ts";
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 import {
   binaryCrossEntropyWithLogits,
@@ -53,15 +54,15 @@ interface EpochMask {
 }
 
 /**
- * Copies training row i's entries that the mask keeps, column and value, to cols and
- * vals from index n; returns the new end. The kept test is dropoutKeeps(seed, i, j,
- * threshold), with the row's part of the hash taken once.
+ * Copies the entries of training row i (row `row` of x) that the mask keeps, column and
+ * value, to cols and vals from index n; returns the new end. The kept test is
+ * dropoutKeeps(seed, i, j, threshold), with the row's part of the hash taken once.
  */
-function copyKept(x: Csr, i: number, mask: EpochMask, cols: Uint32Array, vals: Float32Array, n: number): number {
+function copyKept(x: Csr, row: number, i: number, mask: EpochMask, cols: Uint32Array, vals: Float32Array, n: number): number {
   const { colIdx, values } = x;
   const { threshold } = mask;
   const rowKey = dropoutRowKey(mask.seed, i);
-  for (let q = x.rowPtr[i]!, qEnd = x.rowPtr[i + 1]!; q < qEnd; q++) {
+  for (let q = x.rowPtr[row]!, qEnd = x.rowPtr[row + 1]!; q < qEnd; q++) {
     // written always, kept by advancing n: no branch on a coin flip. Kept means
     // h >= threshold for h = the hash's top 24 bits, i.e. threshold - 1 - h < 0, so n
     // advances by that difference's sign bit (both are below 2^24, so no overflow). A
@@ -78,7 +79,12 @@ function copyKept(x: Csr, i: number, mask: EpochMask, cols: Uint32Array, vals: F
 export class CpuBackend implements TrainingBackend {
   readonly kind = "cpu" as const;
   readonly deviceName = "CPU (TypeScript reference)";
+  readonly takesRowOrder = true;
   private data: BackendData | null = null;
+  /** BackendData.rowOrder: training row i is row order[i] of data.train (null: row i) */
+  private order: Uint32Array | null = null;
+  /** the training set in its order, built when it is scored (see requireSet) */
+  private trainInOrder: LabelledSet | null = null;
   /**
    * With sharedWeights (a backend on a thread of its own), each averaged epoch writes its
    * average into a new SharedArrayBuffer, never written again, and readWeights hands that
@@ -117,6 +123,14 @@ export class CpuBackend implements TrainingBackend {
   private keptTo = new Int32Array(0);
 
   async load(data: BackendData): Promise<void> {
+    const order = data.rowOrder ?? null;
+    if (order) {
+      const n = data.train.x.nRows;
+      if (order.length !== n) throw new RangeError(`CpuBackend: rowOrder has ${order.length} rows, the training set ${n}`);
+      for (let k = 0; k < n; k++) if (!(order[k]! < n)) throw new RangeError(`CpuBackend: rowOrder[${k}] = ${order[k]} is not a row of the training set`);
+    }
+    this.order = order;
+    this.trainInOrder = null;
     this.data = data;
     this.epoch = 0;
     const d = data.train.x.nCols;
@@ -162,13 +176,19 @@ export class CpuBackend implements TrainingBackend {
   private forward(x: Csr, y: Uint8Array, start: number, end: number, w: Float32Array, stride: number, mask: EpochMask | null): number {
     const from = this.keptFrom;
     const to = this.keptTo;
+    const order = this.order;
     if (mask === null) {
       for (let i = start; i < end; i++) {
-        from[i - start] = x.rowPtr[i]!;
-        to[i - start] = x.rowPtr[i + 1]!;
+        const row = order === null ? i : order[i]!;
+        from[i - start] = x.rowPtr[row]!;
+        to[i - start] = x.rowPtr[row + 1]!;
       }
     } else {
-      const need = x.rowPtr[end]! - x.rowPtr[start]!;
+      let need = 0;
+      for (let i = start; i < end; i++) {
+        const row = order === null ? i : order[i]!;
+        need += x.rowPtr[row + 1]! - x.rowPtr[row]!;
+      }
       if (this.keptCols.length < need) {
         const size = Math.max(need, 2 * this.keptCols.length);
         this.keptCols = new Uint32Array(size);
@@ -176,7 +196,7 @@ export class CpuBackend implements TrainingBackend {
       }
       for (let i = start, n = 0; i < end; i++) {
         from[i - start] = n;
-        n = copyKept(x, i, mask, this.keptCols, this.keptVals, n);
+        n = copyKept(x, order === null ? i : order[i]!, i, mask, this.keptCols, this.keptVals, n);
         to[i - start] = n;
       }
     }
@@ -188,11 +208,12 @@ export class CpuBackend implements TrainingBackend {
     for (let i = start; i < end; i++) {
       let acc = 0;
       for (let k = from[i - start]!, kEnd = to[i - start]!; k < kEnd; k++) acc += vals[k]! * w[stride * cols[k]!]!;
+      const yi = y[order === null ? i : order[i]!]!;
       const zi = this.s * (acc * keepScale) + this.b;
-      const ri = sigmoid(zi) - y[i]!;
+      const ri = sigmoid(zi) - yi;
       r[i - start] = ri;
       rSum += ri;
-      lossSum += binaryCrossEntropyWithLogits(zi, y[i]!);
+      lossSum += binaryCrossEntropyWithLogits(zi, yi);
     }
     this.rSum = rSum;
     return lossSum;
@@ -299,6 +320,8 @@ export class CpuBackend implements TrainingBackend {
 
   dispose(): void {
     this.data = null;
+    this.order = null;
+    this.trainInOrder = null;
     this.v = new Float32Array(0);
     this.setRecords(new ArrayBuffer(0));
     this.keptCols = new Uint32Array(0);
@@ -354,7 +377,13 @@ export class CpuBackend implements TrainingBackend {
 
   private requireSet(name: string): LabelledSet {
     const data = this.requireData();
-    if (name === data.train.name) return data.train;
+    if (name === data.train.name) {
+      if (!this.order) return data.train;
+      // scored in the training order, so the sums add up in the same order as for the selected rows
+      const order = this.order;
+      this.trainInOrder ??= { name, x: selectRows(data.train.x, order), y: Uint8Array.from(order, (i) => data.train.y[i]!) };
+      return this.trainInOrder;
+    }
     const set = data.evalSets.find((s) => s.name === name);
     if (!set) throw new Error(`CpuBackend: no set named "${name}" was loaded`);
     return set;

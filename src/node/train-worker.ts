@@ -126,7 +126,7 @@ function sharedSet(set: LabelledSet): LabelledSet {
 export class ThreadCpuBackend implements TrainingBackend {
   readonly kind = "cpu" as const;
   readonly deviceName = "CPU (TypeScript reference)";
-  readonly sharesMemory = true;
+  readonly takesRowOrder = true;
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: (v: Answer) => void; reject: (e: Error) => void }>();
   private nextId = 1;
