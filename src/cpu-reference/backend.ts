@@ -105,6 +105,8 @@ export class CpuBackend implements TrainingBackend {
    */
   private colV = new Float32Array(0);
   private colU = new Float64Array(0);
+  /** one past the last column any training row uses (the others stay 0) */
+  private usedCols = 0;
   /** P = s_1 + ... + s_t over this epoch's steps so far (since the last fold, if any) */
   private prefixScale = 0;
   private avgW: Float32Array | null = null;
@@ -132,6 +134,10 @@ export class CpuBackend implements TrainingBackend {
     this.order = order;
     this.trainInOrder = null;
     this.data = data;
+    const { x } = data.train;
+    let used = 0;
+    for (let k = 0, nnz = x.rowPtr[x.nRows]!; k < nnz; k++) if (x.colIdx[k]! >= used) used = x.colIdx[k]! + 1;
+    this.usedCols = Math.min(used, x.nCols);
     this.epoch = 0;
     const d = data.train.x.nCols;
     this.s = 1;
@@ -259,8 +265,8 @@ export class CpuBackend implements TrainingBackend {
     const u = this.colU;
     const r = this.r;
     const T = batchOrder.length;
-    // every sum starts the epoch empty: u = 0, P = 0
-    for (let o = 1; o < u.length; o += 2) u[o] = 0;
+    // every sum starts the epoch empty: P = 0, and u = 0 (as allocated, and as the last
+    // epoch's end left it)
     this.prefixScale = 0;
     let biasSum = 0;
     let lossTotal = 0;
@@ -296,7 +302,12 @@ export class CpuBackend implements TrainingBackend {
     const P = this.prefixScale;
     const d = v.length >>> 2;
     const avg = this.options.sharedWeights ? new Float32Array(new SharedArrayBuffer(4 * d)) : (this.avgW ?? new Float32Array(d));
-    for (let j = 0; j < d; j++) avg[j] = (v[4 * j]! * P - u[2 * j + 1]!) / T;
+    // Columns from usedCols on are in no training row: v = u = 0 there, and their average
+    // is the 0 a new array holds (or this one kept). u restarts at 0 for the next epoch.
+    for (let j = 0; j < this.usedCols; j++) {
+      avg[j] = (v[4 * j]! * P - u[2 * j + 1]!) / T;
+      u[2 * j + 1] = 0;
+    }
     this.avgW = avg;
     this.avgB = biasSum / T;
     return lossTotal / batchOrder.length;
@@ -357,7 +368,7 @@ export class CpuBackend implements TrainingBackend {
       const P = this.prefixScale;
       const v = this.colV;
       const u = this.colU;
-      for (let j = 0; j < u.length >>> 1; j++) {
+      for (let j = 0; j < this.usedCols; j++) {
         const vj = v[4 * j]!;
         u[2 * j + 1] = u[2 * j + 1]! - vj * P;
         v[4 * j] = s * vj;
