@@ -206,6 +206,28 @@ describe("loadImdb (Node)", () => {
     expect(err.message).toContain("is not the IMDB data");
   });
 
+  it("a damaged archive file gets the portable reader's explanation (read through zlib first)", async () => {
+    const archive = makeTarGz(makeImdbFiles(40, 40));
+    const file = path.join(tmp, "damaged.tar.gz");
+    // cut short: the same error as reading the bytes from a stream
+    const cut = archive.subarray(0, Math.floor(archive.byteLength * 0.6));
+    await writeFile(file, cut);
+    const truncated = await loadImdb(file).catch((e: unknown) => e);
+    expect(truncated).toBeInstanceOf(ArchiveError);
+    expect((truncated as ArchiveError).code).toBe("truncated");
+    expect((truncated as ArchiveError).message).toBe(((await load(cut).catch((e: unknown) => e)) as ArchiveError).message);
+    // bytes flipped inside the compressed data
+    const corrupt = archive.slice();
+    for (let i = 40; i < 90; i++) corrupt[i] = corrupt[i]! ^ 0x5a;
+    await writeFile(file, corrupt);
+    const err = await loadImdb(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArchiveError);
+    expect((err as ArchiveError).message).toContain("download it again");
+    // a sound archive of something else: not the dataset
+    await writeFile(file, makeTarGz([{ path: "other/readme.txt", text: "hello" }]));
+    expect((await datasetError(loadImdb(file))).message).toContain("does not look like the IMDB archive");
+  });
+
   it("explains a file that is not an archive", async () => {
     const file = path.join(tmp, "page.html");
     await writeFile(file, "<html><body>Not Found</body></html>");
