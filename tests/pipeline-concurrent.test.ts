@@ -7,7 +7,7 @@ import { DEFAULT_PIPELINE, EpochGate, trainPipeline, type PipelineExecution, typ
 import type { SentimentModel } from "../src/core/model-format.ts";
 import type { Review, TrainingBackend } from "../src/core/types.ts";
 import { CpuBackend } from "../src/cpu-reference/backend.ts";
-import { applyFeatureWeights, NgramHasher, transposeCsr } from "../src/core/features.ts";
+import { applyFeatureWeights, NgramHasher, transposeLayout, withValues } from "../src/core/features.ts";
 import { roundToHalf } from "../src/core/model-format.ts";
 import { mulberry32 } from "../src/core/random.ts";
 import { makeImdbArchive, streamOf } from "./helpers/make-archive.ts";
@@ -152,33 +152,42 @@ describe("the test set weighed and transposed elsewhere (PipelineExecution.weigh
   const averaged: PipelineOptions = { ...options, validationFraction: 0, seeds: 2, training: { ...options.training, epochs: 3 } };
   const later = <T>(value: T) => new Promise<T>((r) => setTimeout(() => r(value), 5));
 
-  it("gives the same model; the test counts are weighed twice (the second time with float16 weights) and transposed once", async () => {
+  it("gives the same model; the test counts are laid out transposed and weighed there, and weighed with the float16 weights", async () => {
     const inOrder = await trainPipeline(data, averaged, () => new CpuBackend());
-    const weighed: { rows: number; scale: Float32Array }[] = [];
-    let transposed = 0;
+    const calls: string[] = [];
+    const scales: Float32Array[] = [];
     const elsewhere = await trainPipeline(data, averaged, () => new CpuBackend(), {}, {
       weighElsewhere: (counts, weights, f) => {
-        weighed.push({ rows: counts.nRows, scale: weights.scale });
+        calls.push(`weigh ${counts.nRows}`);
+        scales.push(weights.scale);
         return later(applyFeatureWeights(counts, weights, f));
       },
-      transposeElsewhere: async (x) => {
-        transposed++;
-        return later(await transposeCsr(x));
+      transposeElsewhere: (counts) => {
+        calls.push(`layout ${counts.nRows}`);
+        const layout = transposeLayout(counts);
+        return {
+          weighed: async (weights, f) => {
+            calls.push("weighed");
+            scales.push(weights.scale);
+            return later(withValues(await layout, applyFeatureWeights(counts, weights, f).values));
+          },
+        };
       },
     });
     expect(comparable(elsewhere)).toEqual(comparable(inOrder));
-    expect(weighed.map((w) => w.rows)).toEqual([data.test.length, data.test.length]);
-    expect(Array.from(weighed[1]!.scale)).toEqual(Array.from(roundToHalf(weighed[0]!.scale)));
-    expect(Array.from(weighed[1]!.scale)).not.toEqual(Array.from(weighed[0]!.scale));
-    expect(transposed).toBe(1);
+    const n = data.test.length;
+    expect(calls).toEqual([`layout ${n}`, "weighed", `weigh ${n}`]);
+    // the final measurement's weights are the scored ones rounded to float16 (and differ)
+    expect(Array.from(scales[1]!)).toEqual(Array.from(roundToHalf(scales[0]!)));
+    expect(Array.from(scales[1]!)).not.toEqual(Array.from(scales[0]!));
   });
 
   it("their failures are what the pipeline throws", async () => {
     const weigh: NonNullable<PipelineExecution["weighElsewhere"]> = async (counts, w, f) => applyFeatureWeights(counts, w, f);
     await expect(trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: () => Promise.reject(new Error("thread lost")) })).rejects.toThrow("thread lost");
     await expect(
-      trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: weigh, transposeElsewhere: () => Promise.reject(new Error("transpose lost")) }),
-    ).rejects.toThrow("transpose lost");
+      trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: weigh, transposeElsewhere: () => ({ weighed: () => Promise.reject(new Error("layout lost")) }) }),
+    ).rejects.toThrow("layout lost");
   });
 });
 

@@ -274,15 +274,36 @@ export function selectRows(x: Csr, rows: ArrayLike<number>): Csr {
 /**
  * The transpose of a CSR, as a CSR: row j of the result lists the rows of x that use
  * column j, in increasing order, with their values (nRows = x.nCols, nCols = x.nRows).
- * Two passes of a counting sort, so that neither scatters entries all over memory: the
- * first deals the entries, in row order, into about 2048 bands of neighbouring columns;
- * the second sorts each band (a few thousand columns, small enough for the processor's
- * cache) by column. Both are stable, so each column's rows stay in increasing order.
- * Linear time; `turn`, when given, is awaited about every TRANSPOSE_SLICE entries (a
- * caller on a busy thread gives the event loop turns).
+ * transposeLayout, then the values put in place (withValues). `turn`, when given, is
+ * awaited about every TRANSPOSE_SLICE entries (a caller on a busy thread gives the event
+ * loop turns).
  */
 export async function transposeCsr(x: Csr, turn?: () => Promise<void>): Promise<Csr> {
-  const { rowPtr, colIdx, values } = x;
+  return withValues(await transposeLayout(x, turn), x.values);
+}
+
+/**
+ * Where each entry of a CSR goes in its transpose: the transpose's rowPtr and colIdx, and
+ * source[p], the index in x of the transpose's entry p. Any set with x's rows and columns
+ * (say, x's counts weighed) gets its transpose from this and its own values (withValues).
+ */
+export interface TransposeLayout {
+  nRows: number;
+  nCols: number;
+  rowPtr: Uint32Array;
+  colIdx: Uint32Array;
+  source: Uint32Array;
+}
+
+/**
+ * The transpose's layout (see TransposeLayout), by two passes of a counting sort, so that
+ * neither scatters entries all over memory: the first deals the entries, in row order,
+ * into about 2048 bands of neighbouring columns; the second sorts each band (a few
+ * thousand columns, small enough for the processor's cache) by column. Both are stable,
+ * so each column's rows stay in increasing order. Linear time.
+ */
+export async function transposeLayout(x: Csr, turn?: () => Promise<void>): Promise<TransposeLayout> {
+  const { rowPtr, colIdx } = x;
   const nnz = rowPtr[x.nRows]!;
   const nCols = x.nCols;
   // band b holds columns [b << shift, (b + 1) << shift)
@@ -295,7 +316,7 @@ export async function transposeCsr(x: Csr, turn?: () => Promise<void>): Promise<
   const next = bandStart.slice(0, nBands);
   const bandRows = new Uint32Array(nnz);
   const bandCols = new Uint32Array(nnz);
-  const bandVals = new Float32Array(nnz);
+  const bandSource = new Uint32Array(nnz);
   let sinceTurn = 0;
   for (let i = 0; i < x.nRows; i++) {
     const end = rowPtr[i + 1]!;
@@ -304,7 +325,7 @@ export async function transposeCsr(x: Csr, turn?: () => Promise<void>): Promise<
       const at = next[j >>> shift]!++;
       bandRows[at] = i;
       bandCols[at] = j;
-      bandVals[at] = values[k]!;
+      bandSource[at] = k;
     }
     sinceTurn += end - rowPtr[i]!;
     if (turn && sinceTurn >= TRANSPOSE_SLICE) {
@@ -314,7 +335,7 @@ export async function transposeCsr(x: Csr, turn?: () => Promise<void>): Promise<
   }
   const colPtr = new Uint32Array(nCols + 1);
   const rows = new Uint32Array(nnz);
-  const vals = new Float32Array(nnz);
+  const source = new Uint32Array(nnz);
   // local[t]: where column first + t's next entry goes
   const local = new Uint32Array((1 << shift) + 1);
   for (let b = 0; b < nBands; b++) {
@@ -330,7 +351,7 @@ export async function transposeCsr(x: Csr, turn?: () => Promise<void>): Promise<
     for (let k = start; k < end; k++) {
       const at = local[bandCols[k]! - first]!++;
       rows[at] = bandRows[k]!;
-      vals[at] = bandVals[k]!;
+      source[at] = bandSource[k]!;
     }
     sinceTurn += end - start;
     if (turn && sinceTurn >= TRANSPOSE_SLICE) {
@@ -339,7 +360,15 @@ export async function transposeCsr(x: Csr, turn?: () => Promise<void>): Promise<
     }
   }
   colPtr[nCols] = nnz;
-  return { nRows: nCols, nCols: x.nRows, rowPtr: colPtr, colIdx: rows, values: vals };
+  return { nRows: nCols, nCols: x.nRows, rowPtr: colPtr, colIdx: rows, source };
+}
+
+/** The transpose of a set laid out as `layout` describes, with the set's values. */
+export function withValues(layout: TransposeLayout, values: Float32Array): Csr {
+  const { source } = layout;
+  const vals = new Float32Array(source.length);
+  for (let p = 0; p < source.length; p++) vals[p] = values[source[p]!]!;
+  return { nRows: layout.nRows, nCols: layout.nCols, rowPtr: layout.rowPtr, colIdx: layout.colIdx, values: vals };
 }
 
 /** Bands of columns in transposeCsr's first pass (at most), and entries between turns. */

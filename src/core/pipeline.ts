@@ -111,10 +111,12 @@ export interface PipelineExecution {
    */
   weighElsewhere?: (counts: Csr, weights: FeatureWeights, features: FeatureConfig) => Promise<Csr>;
   /**
-   * Transpose a set somewhere else (the test set, for scoring the averaged runs' means;
-   * see trainAveraged). Must give exactly transposeCsr's result.
+   * Start laying out a set's transpose somewhere else (another thread): the test set's
+   * counts, as soon as they are numbered, for scoring the averaged runs' means by column
+   * (see trainAveraged). `weighed(weights, features)` then gives the transpose of the
+   * counts weighed: exactly transposeCsr(applyFeatureWeights(counts, weights, features)).
    */
-  transposeElsewhere?: (x: Csr) => Promise<Csr>;
+  transposeElsewhere?: (counts: Csr) => { weighed(weights: FeatureWeights, features: FeatureConfig): Promise<Csr> };
 }
 
 /**
@@ -320,6 +322,8 @@ export async function trainPipeline(
       : null;
   if (testElsewhere) hooks.onFeaturize?.(total, total);
   if (test) renumberColumns(test.counts, order.newId);
+  // for scoring the averaged runs' means by column (trainAveraged), laid out elsewhere now
+  const testLayout = test && options.validationFraction === 0 && seeds > 1 ? execution.transposeElsewhere?.(test.counts) : undefined;
 
   let bestEpoch = options.training.epochs;
   let stoppedEarly = false;
@@ -367,19 +371,16 @@ export async function trainPipeline(
     `training on all ${train.counts.nRows} reviews of train/ for ${bestEpoch} epochs` + (seeds > 1 ? `, ${seeds} runs with different seeds, averaged` : ""),
   );
   const fw = weightsFromClassCounts(inNewOrder(classes.pos, order.oldId), inNewOrder(classes.neg, order.oldId), train.counts.nRows, f, order.oldId);
-  // With somewhere else to do it, the test set is weighed there while this thread weighs
-  // train/; then it is transposed there for scoring the runs' means (trainAveraged), and
-  // weighed with the float16 weights the model stores, for the final measurement (finish),
-  // while the runs train.
-  const elsewhere = execution.weighElsewhere;
-  const testX = test && elsewhere ? elsewhere(test.counts, fw, f) : undefined;
-  testX?.catch(() => {}); // reported where it is awaited
-  const sets: TrainSets = { train: weighted("train", train.counts, train.labels, fw, f) };
-  if (test) sets.test = { name: "test", x: testX ? await testX : applyFeatureWeights(test.counts, fw, f), y: test.labels };
-  const testByColumn = sets.test && seeds > 1 && execution.transposeElsewhere ? execution.transposeElsewhere(sets.test.x) : undefined;
+  // With somewhere else to do it, the test set's transpose (laid out there meanwhile) is
+  // weighed there, for scoring the runs' means, and then the test set is weighed with the
+  // float16 weights the model stores, for the final measurement (finish), while this
+  // thread weighs train/ and the runs start.
+  const testByColumn = test && testLayout ? { y: test.labels, xt: testLayout.weighed(fw, f) } : undefined;
   const fw16 = { kind: fw.kind, scale: roundToHalf(fw.scale) };
-  const finalTest = test && elsewhere ? elsewhere(test.counts, fw16, f) : undefined;
-  for (const p of [testByColumn, finalTest]) p?.catch(() => {});
+  const finalTest = test && execution.weighElsewhere ? execution.weighElsewhere(test.counts, fw16, f) : undefined;
+  for (const p of [testByColumn?.xt, finalTest]) p?.catch(() => {}); // reported where awaited
+  const sets: TrainSets = { train: weighted("train", train.counts, train.labels, fw, f) };
+  if (test && !testByColumn) sets.test = weighted("test", test.counts, test.labels, fw, f);
   const backends: TrainingBackend[] = [];
   try {
     for (let k = 0; k < seeds; k++) backends.push(await makeBackend());
@@ -388,7 +389,7 @@ export async function trainPipeline(
       sets,
       { ...options.training, epochs: bestEpoch },
       { onEpoch: (r) => hooks.onEpoch?.("refit", r), onScores: (rs) => hooks.onScores?.("refit", rs), shouldStop: hooks.shouldStop, now },
-      { test: testByColumn },
+      testByColumn ? { test: testByColumn } : {},
     );
     backendInfo = res.backend;
     return await finish(res.weights, res.bias, fw, res.history, train.counts.nRows, options.validationFraction > 0, { fw16, x: finalTest });
@@ -611,6 +612,15 @@ async function logitsByColumn(xt: Csr, ws: readonly Float32Array[], biases: read
 }
 
 /**
+ * A set trainAveraged scores given by its transpose: its labels, and transposeCsr of its
+ * rows (perhaps still being made).
+ */
+export interface SetByColumn {
+  y: Uint8Array;
+  xt: Promise<Csr>;
+}
+
+/**
  * Train one run per backend, the runs differing only in their seed (config.seed + m for
  * the m-th: its row order, batch order and dropout masks), all at once, and return the
  * mean of their weights and biases. Averaging a few runs removes much of the noise each
@@ -621,7 +631,8 @@ async function logitsByColumn(xt: Csr, ws: readonly Float32Array[], biases: read
  *
  * Each epoch's record describes the averaged model: the runs' mean training loss, and
  * the validation and test sets scored with the mean of the runs' weights after that
- * epoch (the runs themselves score nothing). The result is the mean after the last
+ * epoch (the runs themselves score nothing). A set may be given by its transpose instead
+ * (`byColumn`, which then takes the place of sets.validation or sets.test). The result is the mean after the last
  * epoch: nothing is chosen on validation here (the pipeline trains its final model for a
  * fixed count). With one backend this is trainLoop.
  * Each run reports its weights after every epoch and goes on; the mean is taken in run
@@ -639,7 +650,7 @@ export async function trainAveraged(
   sets: TrainSets,
   config: TrainConfig,
   hooks: TrainHooks = {},
-  byColumn: { validation?: Promise<Csr>; test?: Promise<Csr> } = {},
+  byColumn: { validation?: SetByColumn; test?: SetByColumn } = {},
 ): Promise<TrainResult> {
   if (backends.length === 1) return trainLoop(backends[0]!, sets, config, hooks);
   if (backends.length === 0) throw new InvalidSettingsError("no backend to train on");
@@ -671,15 +682,17 @@ export async function trainAveraged(
     }
   };
 
-  // The scored sets by column (see logitsByColumn): as given (transposeCsr's result), or
-  // transposed here in slices while the runs train their first epochs; and the means
-  // waiting to be scored, group[g]'s in slot g.
+  // The scored sets by column (see logitsByColumn): as given, or transposed here in
+  // slices while the runs train their first epochs; and the means waiting to be scored,
+  // group[g]'s in slot g.
   const scored = (["validation", "test"] as const).flatMap((key) => {
+    const given = byColumn[key];
     const set = sets[key];
-    if (!set) return [];
-    const transposed = byColumn[key] ?? transposeCsr(set.x, aTurn);
+    if (!given && !set) return [];
+    const y = given?.y ?? set!.y;
+    const transposed = given?.xt ?? transposeCsr(set!.x, aTurn);
     transposed.catch(() => {}); // a failure is reported where it is awaited
-    return [{ key, set, transposed }];
+    return [{ key, y, transposed }];
   });
   const slots: Float32Array[] = [];
   const group: { record: EpochRecord; bias: number }[] = [];
@@ -689,10 +702,10 @@ export async function trainAveraged(
     const biases = group.map((g) => g.bias);
     const means = slots.slice(0, group.length);
     group.length = 0;
-    for (const { key, set, transposed } of scored) {
-      const z = records.map(() => new Float32Array(set.x.nRows));
+    for (const { key, y, transposed } of scored) {
+      const z = records.map(() => new Float32Array(y.length));
       await logitsByColumn(await transposed, means, biases, z);
-      records.forEach((r, g) => (r[key] = metricsFromSums(sumsFromLogits(z[g]!, set.y))));
+      records.forEach((r, g) => (r[key] = metricsFromSums(sumsFromLogits(z[g]!, y))));
     }
     hooks.onScores?.(records);
   };

@@ -315,7 +315,7 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
         concurrentRefit: threads.length > 0,
         hashElsewhere: threads.length > 0 ? (texts, features) => threads[1]!.hash(texts, features) : undefined,
         weighElsewhere: helper ? (counts, weights, features) => helper.weigh(counts, weights, features) : undefined,
-        transposeElsewhere: helper ? (x) => helper.transpose(x) : undefined,
+        transposeElsewhere: helper ? (counts) => helper.transposeLater(counts) : undefined,
       },
     );
     bar.done();

@@ -9,7 +9,7 @@
 
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { CpuBackend } from "../cpu-reference/backend.ts";
-import { applyFeatureWeights, NgramHasher, transposeCsr, type FeatureConfig, type FeatureWeights } from "../core/features.ts";
+import { applyFeatureWeights, NgramHasher, transposeLayout, withValues, type FeatureConfig, type FeatureWeights, type TransposeLayout } from "../core/features.ts";
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 
 export const TRAIN_WORKER_TAG = "moviesentiments-train-worker";
@@ -22,7 +22,8 @@ type Call =
   | { op: "readWeights" }
   | { op: "hash"; texts: string[]; features: FeatureConfig }
   | { op: "weigh"; counts: Csr; weights: FeatureWeights; features: FeatureConfig }
-  | { op: "transpose"; x: Csr };
+  | { op: "layout"; id: number; counts: Csr }
+  | { op: "weighed"; id: number; weights: FeatureWeights; features: FeatureConfig };
 
 type Answer = number | EvalSums | Float32Array | { weights: Float32Array; bias: number } | Csr | undefined;
 
@@ -36,6 +37,8 @@ export function isTrainWorker(): boolean {
 /** The body of a training thread: answer backend calls, one at a time, until terminated. */
 export function runTrainWorker(): Promise<number> {
   const backend = new CpuBackend({ sharedWeights: true });
+  // transposes laid out (ThreadCpuBackend.transposeLater), waiting for their weights
+  const layouts = new Map<number, { counts: Csr; layout: TransposeLayout }>();
   const port = parentPort!;
   port.on("message", async (msg: { id: number; call: Call }) => {
     const { id, call } = msg;
@@ -79,8 +82,15 @@ export function runTrainWorker(): Promise<number> {
           value = { ...x, values: shared(x.values) };
           break;
         }
-        case "transpose": {
-          const xt = await transposeCsr(call.x);
+        case "layout":
+          layouts.set(call.id, { counts: call.counts, layout: await transposeLayout(call.counts) });
+          value = undefined;
+          break;
+        case "weighed": {
+          const laid = layouts.get(call.id);
+          if (!laid) throw new Error(`no transpose laid out as ${call.id}`);
+          layouts.delete(call.id);
+          const xt = withValues(laid.layout, applyFeatureWeights(laid.counts, call.weights, call.features).values);
           value = xt;
           transfer.push(xt.rowPtr.buffer as ArrayBuffer, xt.colIdx.buffer as ArrayBuffer, xt.values.buffer as ArrayBuffer);
           break;
@@ -130,6 +140,7 @@ export class ThreadCpuBackend implements TrainingBackend {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: (v: Answer) => void; reject: (e: Error) => void }>();
   private nextId = 1;
+  private nextLayout = 1;
   private failure: Error | undefined;
   private closing = false;
 
@@ -206,9 +217,21 @@ export class ThreadCpuBackend implements TrainingBackend {
     return (await this.call({ op: "weigh", counts, weights: { kind: weights.kind, scale: shared(weights.scale) }, features })) as Csr;
   }
 
-  /** transposeCsr on this thread's worker (the same result). */
-  async transpose(x: Csr): Promise<Csr> {
-    return (await this.call({ op: "transpose", x })) as Csr;
+  /**
+   * transposeLayout of `counts` on this thread's worker, started now (counts over shared
+   * memory cost nothing to send); weighed then gives the transpose of the counts weighed,
+   * the same as transposeCsr(applyFeatureWeights(counts, weights, features)).
+   */
+  transposeLater(counts: Csr): { weighed(weights: FeatureWeights, features: FeatureConfig): Promise<Csr> } {
+    const id = this.nextLayout++;
+    const laidOut = this.call({ op: "layout", id, counts });
+    laidOut.catch(() => {}); // reported by weighed
+    return {
+      weighed: async (weights, features) => {
+        await laidOut;
+        return (await this.call({ op: "weighed", id, weights: { kind: weights.kind, scale: shared(weights.scale) }, features })) as Csr;
+      },
+    };
   }
 
   dispose(): void {
