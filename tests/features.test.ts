@@ -11,7 +11,9 @@ import {
   NgramHasher,
   selectRows,
   transposeCsr,
+  transposeLayout,
   validateFeatureConfig,
+  weighTransposed,
   type FeatureConfig,
 } from "../src/core/features.ts";
 import { normalizeText, tokenize } from "../src/core/text.ts";
@@ -392,6 +394,27 @@ describe("transposeCsr", () => {
         expect(Array.from(back.values.subarray(back.rowPtr[i], back.rowPtr[i + 1]))).toEqual(entries.map((e) => e[1]));
       }
       if (x.colIdx.length === 0) expect(turns).toBe(0);
+    }
+  });
+});
+
+describe("weighTransposed", () => {
+  it("is the transpose of the weighed rows, exactly (NB with and without normalizing, tf-idf)", async () => {
+    const texts = Array.from({ length: 60 }, (_, i) => `review ${i} ${"good bad fine awful great ".repeat(1 + (i % 4)).slice(0, 8 + 5 * i)} not ${i % 3 ? "good" : "bad"}`);
+    texts.push(""); // an empty row
+    const y = texts.map((_, i) => i % 2);
+    for (const config of [
+      { ...DEFAULT_FEATURES, hashBits: 12 },
+      { ...DEFAULT_FEATURES, hashBits: 12, normalize: false },
+      { ...DEFAULT_FEATURES, hashBits: 12, weighting: "tfidf" as const, sublinearTf: true },
+    ]) {
+      const counts = NgramHasher.forFeatures(config).hashDocuments(texts);
+      const weights = fitFeatureWeights(counts, y, config);
+      const want = await transposeCsr(applyFeatureWeights(counts, weights, config));
+      const got = weighTransposed(await transposeLayout(counts), counts, weights, config);
+      expect(Array.from(got.rowPtr)).toEqual(Array.from(want.rowPtr));
+      expect(Array.from(got.colIdx)).toEqual(Array.from(want.colIdx));
+      expect(Array.from(got.values)).toEqual(Array.from(want.values));
     }
   });
 });

@@ -9,7 +9,7 @@
 
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { CpuBackend } from "../cpu-reference/backend.ts";
-import { applyFeatureWeights, NgramHasher, transposeLayout, withValues, type FeatureConfig, type FeatureWeights, type TransposeLayout } from "../core/features.ts";
+import { applyFeatureWeights, NgramHasher, transposeLayout, weighTransposed, type FeatureConfig, type FeatureWeights, type TransposeLayout } from "../core/features.ts";
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 
 export const TRAIN_WORKER_TAG = "moviesentiments-train-worker";
@@ -90,7 +90,7 @@ export function runTrainWorker(): Promise<number> {
           const laid = layouts.get(call.id);
           if (!laid) throw new Error(`no transpose laid out as ${call.id}`);
           layouts.delete(call.id);
-          const xt = withValues(laid.layout, applyFeatureWeights(laid.counts, call.weights, call.features).values);
+          const xt = weighTransposed(laid.layout, laid.counts, call.weights, call.features);
           value = xt;
           transfer.push(xt.rowPtr.buffer as ArrayBuffer, xt.colIdx.buffer as ArrayBuffer, xt.values.buffer as ArrayBuffer);
           break;
