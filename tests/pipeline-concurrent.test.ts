@@ -3,7 +3,7 @@
 // refit epoch the selection could still rule out.
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadImdbFromTarGz } from "../src/core/dataset.ts";
-import { DEFAULT_PIPELINE, EpochGate, trainPipeline, type PipelineExecution, type PipelineOptions } from "../src/core/pipeline.ts";
+import { DEFAULT_PIPELINE, EpochGate, probabilities, trainPipeline, type PipelineExecution, type PipelineOptions } from "../src/core/pipeline.ts";
 import type { SentimentModel } from "../src/core/model-format.ts";
 import type { Review, TrainingBackend } from "../src/core/types.ts";
 import { CpuBackend } from "../src/cpu-reference/backend.ts";
@@ -177,6 +177,21 @@ describe("the test set weighed and transposed elsewhere (PipelineExecution.weigh
     expect(comparable(elsewhere)).toEqual(comparable(inOrder));
     const n = data.test.length;
     expect(calls).toEqual([`layout ${n}`, "weighed", `weigh ${n}`]);
+    // and the final measurement there too: the float16 model on the float16-weighed test set
+    const measured: { rows: number; weights: Float32Array; bias: number }[] = [];
+    const measuredElsewhere = await trainPipeline(data, averaged, () => new CpuBackend(), {}, {
+      weighElsewhere: (counts, weights, f) => later(applyFeatureWeights(counts, weights, f)),
+      probabilitiesElsewhere: (x, weights, bias) => {
+        measured.push({ rows: x.nRows, weights, bias });
+        return later(probabilities(x, weights, bias));
+      },
+    });
+    expect(comparable(measuredElsewhere)).toEqual(comparable(inOrder));
+    expect(measured.map((m) => m.rows)).toEqual([n]);
+    // the model's own weights (in the pipeline's column numbering: the same values, sorted)
+    const sorted = (a: Float32Array) => Array.from(a).sort((p, q) => p - q);
+    expect(sorted(measured[0]!.weights)).toEqual(sorted(inOrder.weights));
+    expect(measured[0]!.bias).toBe(inOrder.bias);
     // the final measurement's weights are the scored ones rounded to float16 (and differ)
     expect(Array.from(scales[1]!)).toEqual(Array.from(roundToHalf(scales[0]!)));
     expect(Array.from(scales[1]!)).not.toEqual(Array.from(scales[0]!));
@@ -188,6 +203,9 @@ describe("the test set weighed and transposed elsewhere (PipelineExecution.weigh
     await expect(
       trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: weigh, transposeElsewhere: () => ({ weighed: () => Promise.reject(new Error("layout lost")) }) }),
     ).rejects.toThrow("layout lost");
+    await expect(
+      trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: weigh, probabilitiesElsewhere: () => Promise.reject(new Error("measure lost")) }),
+    ).rejects.toThrow("measure lost");
   });
 });
 

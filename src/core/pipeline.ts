@@ -117,6 +117,11 @@ export interface PipelineExecution {
    * counts weighed: exactly transposeCsr(applyFeatureWeights(counts, weights, features)).
    */
   transposeElsewhere?: (counts: Csr) => { weighed(weights: FeatureWeights, features: FeatureConfig): Promise<Csr> };
+  /**
+   * probabilities(x, weights, bias) somewhere else: the final measurement of the test set,
+   * while this thread scores the last epochs' means. Must give exactly its numbers.
+   */
+  probabilitiesElsewhere?: (x: Csr, weights: Float32Array, bias: number) => Promise<Float64Array>;
 }
 
 /**
@@ -381,6 +386,7 @@ export async function trainPipeline(
   for (const p of [testByColumn?.xt, finalTest]) p?.catch(() => {}); // reported where awaited
   const sets: TrainSets = { train: weighted("train", train.counts, train.labels, fw, f) };
   if (test && !testByColumn) sets.test = weighted("test", test.counts, test.labels, fw, f);
+  let measured: { of: Float32Array; weights16: Float32Array; probabilities: Promise<Float64Array> } | undefined;
   const backends: TrainingBackend[] = [];
   try {
     for (let k = 0; k < seeds; k++) backends.push(await makeBackend());
@@ -389,10 +395,27 @@ export async function trainPipeline(
       sets,
       { ...options.training, epochs: bestEpoch },
       { onEpoch: (r) => hooks.onEpoch?.("refit", r), onScores: (rs) => hooks.onScores?.("refit", rs), shouldStop: hooks.shouldStop, now },
-      testByColumn ? { test: testByColumn } : {},
+      {
+        byColumn: testByColumn ? { test: testByColumn } : undefined,
+        // the final measurement (finish) starts elsewhere while the last epochs are scored here
+        onLastMean: (weights, bias) => {
+          if (!finalTest || !execution.probabilitiesElsewhere) return;
+          const weights16 = roundToHalf(weights);
+          const measure = execution.probabilitiesElsewhere;
+          const p = finalTest.then((x) => measure(x, weights16, bias));
+          p.catch(() => {}); // reported where awaited
+          measured = { of: weights, weights16, probabilities: p };
+        },
+      },
     );
     backendInfo = res.backend;
-    return await finish(res.weights, res.bias, fw, res.history, train.counts.nRows, options.validationFraction > 0, { fw16, x: finalTest });
+    const early = measured && measured.of === res.weights ? measured : undefined;
+    return await finish(res.weights, res.bias, fw, res.history, train.counts.nRows, options.validationFraction > 0, {
+      fw16,
+      x: finalTest,
+      weights16: early?.weights16,
+      probabilities: early?.probabilities,
+    });
   } finally {
     for (const b of backends) b.dispose();
   }
@@ -461,7 +484,8 @@ export async function trainPipeline(
 
   /**
    * The model, with its test metrics. `stored`, when given: trainedFw's float16 copy, and
-   * the test set weighed with it (elsewhere), else that is done here.
+   * perhaps the test set weighed with it (elsewhere), and the weights' float16 copy and
+   * the test set's probabilities under them, else those are computed here.
    */
   async function finish(
     trainedWeights: Float32Array,
@@ -470,17 +494,19 @@ export async function trainPipeline(
     final: EpochRecord[],
     nTrain: number,
     refit: boolean,
-    stored?: { fw16: FeatureWeights; x?: Promise<Csr> },
+    stored?: { fw16: FeatureWeights; x?: Promise<Csr>; weights16?: Float32Array; probabilities?: Promise<Float64Array> },
   ): Promise<SentimentModel> {
     // measure what will be stored: both arrays as float16 (see model-format.ts)
-    const weights = roundToHalf(trainedWeights);
+    const weights = stored?.weights16 ?? roundToHalf(trainedWeights);
     const fw = stored?.fw16 ?? { kind: trainedFw.kind, scale: roundToHalf(trainedFw.scale) };
     const metrics: SentimentModel["metrics"] = {};
     if (validationMetrics) metrics.validation = validationMetrics;
     if (test) {
       hooks.onStage?.("evaluate", "scoring the test set");
-      const x = stored?.x ? await stored.x : applyFeatureWeights(test.counts, fw, f);
-      metrics.test = binaryMetrics(test.labels, probabilities(x, weights, bias));
+      const p = stored?.probabilities
+        ? await stored.probabilities
+        : probabilities(stored?.x ? await stored.x : applyFeatureWeights(test.counts, fw, f), weights, bias);
+      metrics.test = binaryMetrics(test.labels, p);
     }
     return {
       features: f,
@@ -650,8 +676,14 @@ export async function trainAveraged(
   sets: TrainSets,
   config: TrainConfig,
   hooks: TrainHooks = {},
-  byColumn: { validation?: SetByColumn; test?: SetByColumn } = {},
+  extra: {
+    /** sets given by their transpose, in place of sets.validation or sets.test */
+    byColumn?: { validation?: SetByColumn; test?: SetByColumn };
+    /** the result's weights and bias, as soon as they are known (before the last epochs are scored) */
+    onLastMean?: (weights: Float32Array, bias: number) => void;
+  } = {},
 ): Promise<TrainResult> {
+  const byColumn = extra.byColumn ?? {};
   if (backends.length === 1) return trainLoop(backends[0]!, sets, config, hooks);
   if (backends.length === 0) throw new InvalidSettingsError("no backend to train on");
   const now = hooks.now ?? (() => performance.now());
@@ -770,6 +802,9 @@ export async function trainAveraged(
   }
   const results = settled.map((r) => (r as PromiseFulfilledResult<TrainResult>).value);
   await completing;
+  // (set by completeEpoch, which TypeScript's narrowing does not follow)
+  const known = lastMean as { weights: Float32Array; bias: number } | null;
+  if (known) extra.onLastMean?.(known.weights, known.bias);
   await scoreGroup();
   // the mean after the last epoch; or, stopped (by the user) before every run had
   // finished an epoch, of the runs' weights as they stand, as trainLoop returns its

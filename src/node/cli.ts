@@ -316,6 +316,7 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
         hashElsewhere: threads.length > 0 ? (texts, features) => threads[1]!.hash(texts, features) : undefined,
         weighElsewhere: helper ? (counts, weights, features) => helper.weigh(counts, weights, features) : undefined,
         transposeElsewhere: helper ? (counts) => helper.transposeLater(counts) : undefined,
+        probabilitiesElsewhere: helper ? (x, weights, bias) => helper.probabilities(x, weights, bias) : undefined,
       },
     );
     bar.done();

@@ -9,6 +9,7 @@
 
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { CpuBackend } from "../cpu-reference/backend.ts";
+import { probabilities } from "../core/pipeline.ts";
 import { applyFeatureWeights, NgramHasher, transposeLayout, weighTransposed, type FeatureConfig, type FeatureWeights, type TransposeLayout } from "../core/features.ts";
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 
@@ -23,9 +24,10 @@ type Call =
   | { op: "hash"; texts: string[]; features: FeatureConfig }
   | { op: "weigh"; counts: Csr; weights: FeatureWeights; features: FeatureConfig }
   | { op: "layout"; id: number; counts: Csr }
-  | { op: "weighed"; id: number; weights: FeatureWeights; features: FeatureConfig };
+  | { op: "weighed"; id: number; weights: FeatureWeights; features: FeatureConfig }
+  | { op: "probabilities"; x: Csr; weights: Float32Array; bias: number };
 
-type Answer = number | EvalSums | Float32Array | { weights: Float32Array; bias: number } | Csr | undefined;
+type Answer = number | EvalSums | Float32Array | Float64Array | { weights: Float32Array; bias: number } | Csr | undefined;
 
 type Reply = { id: number; ok: true; value: Answer } | { id: number; ok: false; message: string; name: string };
 
@@ -86,6 +88,12 @@ export function runTrainWorker(): Promise<number> {
           layouts.set(call.id, { counts: call.counts, layout: await transposeLayout(call.counts) });
           value = undefined;
           break;
+        case "probabilities": {
+          const p = probabilities(call.x, call.weights, call.bias);
+          value = p;
+          transfer.push(p.buffer as ArrayBuffer);
+          break;
+        }
         case "weighed": {
           const laid = layouts.get(call.id);
           if (!laid) throw new Error(`no transpose laid out as ${call.id}`);
@@ -232,6 +240,11 @@ export class ThreadCpuBackend implements TrainingBackend {
         return (await this.call({ op: "weighed", id, weights: { kind: weights.kind, scale: shared(weights.scale) }, features })) as Csr;
       },
     };
+  }
+
+  /** probabilities(x, weights, bias) on this thread's worker (x over shared memory is not copied). */
+  async probabilities(x: Csr, weights: Float32Array, bias: number): Promise<Float64Array> {
+    return (await this.call({ op: "probabilities", x, weights: shared(weights), bias })) as Float64Array;
   }
 
   dispose(): void {
