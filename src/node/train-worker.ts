@@ -1,11 +1,13 @@
-// The CPU backend on a thread of its own, so that `moviesentiments train` can run the
-// selection and the refit at once on two cores (PipelineExecution.concurrentRefit).
+// The CPU backend on a thread of its own, so that `moviesentiments train` can run its
+// runs (or the selection and the refit) at once on two cores.
 //
 // ThreadCpuBackend is a TrainingBackend whose calls are messages to a worker thread that
 // runs a CpuBackend: the same code on the same data, so the same numbers. The worker is
 // the CLI bundle itself, started with a tag in workerData (as the scoring threads are):
 // `main()` sees the tag and serves backend calls instead of parsing arguments. A thread
-// can also hash a batch of reviews, so that train/ and test/ are featurized at once.
+// can also do the pipeline's work on the test set with the same code: hash it, so that
+// train/ and test/ are featurized at once, and weigh it, lay out its transpose and make
+// the final measurement on it, while the runs train (PipelineExecution's *Elsewhere).
 
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { CpuBackend } from "../cpu-reference/backend.ts";
