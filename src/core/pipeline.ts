@@ -658,9 +658,10 @@ export interface SetByColumn {
  * Each epoch's record describes the averaged model: the runs' mean training loss, and
  * the validation and test sets scored with the mean of the runs' weights after that
  * epoch (the runs themselves score nothing). A set may be given by its transpose instead
- * (`byColumn`, which then takes the place of sets.validation or sets.test). The result is the mean after the last
- * epoch: nothing is chosen on validation here (the pipeline trains its final model for a
- * fixed count). With one backend this is trainLoop.
+ * (extra.byColumn, in place of sets.validation or sets.test). The result is the mean
+ * after the last epoch (extra.onLastMean hears of it before the last epochs are scored):
+ * nothing is chosen on validation here (the pipeline trains its final model for a fixed
+ * count). With one backend this is trainLoop, and `extra` is not used.
  * Each run reports its weights after every epoch and goes on; the mean is taken in run
  * order once every run has reported, so it does not depend on which finished first.
  *
