@@ -418,3 +418,23 @@ describe("weighTransposed", () => {
     }
   });
 });
+
+describe("probabilitiesOfCounts", () => {
+  it("is probabilities of the weighed rows, exactly (NB with and without normalizing, tf-idf)", async () => {
+    const { probabilities, probabilitiesOfCounts } = await import("../src/core/pipeline.ts");
+    const texts = Array.from({ length: 50 }, (_, i) => `movie ${i} ${"loved hated dull superb ".repeat(1 + (i % 3)).slice(0, 6 + 7 * i)} never ${i % 2 ? "boring" : "fun"}`);
+    texts.push("");
+    const y = texts.map((_, i) => (i % 3 === 0 ? 1 : 0));
+    for (const config of [
+      { ...DEFAULT_FEATURES, hashBits: 11 },
+      { ...DEFAULT_FEATURES, hashBits: 11, normalize: false },
+      { ...DEFAULT_FEATURES, hashBits: 11, weighting: "tfidf" as const },
+    ]) {
+      const counts = NgramHasher.forFeatures(config).hashDocuments(texts);
+      const fw = fitFeatureWeights(counts, y, config);
+      const w = Float32Array.from({ length: counts.nCols }, (_, j) => Math.fround(Math.sin(j) * 0.7));
+      const want = probabilities(applyFeatureWeights(counts, fw, config), w, 0.125);
+      expect(Array.from(probabilitiesOfCounts(counts, fw, config, w, 0.125))).toEqual(Array.from(want));
+    }
+  });
+});

@@ -3,7 +3,7 @@
 // refit epoch the selection could still rule out.
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadImdbFromTarGz } from "../src/core/dataset.ts";
-import { DEFAULT_PIPELINE, EpochGate, probabilities, trainPipeline, type PipelineExecution, type PipelineOptions } from "../src/core/pipeline.ts";
+import { DEFAULT_PIPELINE, EpochGate, probabilitiesOfCounts, trainPipeline, type PipelineOptions } from "../src/core/pipeline.ts";
 import type { SentimentModel } from "../src/core/model-format.ts";
 import type { Review, TrainingBackend } from "../src/core/types.ts";
 import { CpuBackend } from "../src/cpu-reference/backend.ts";
@@ -148,63 +148,52 @@ describe("test set hashed elsewhere (PipelineExecution.hashElsewhere)", () => {
   });
 });
 
-describe("the test set weighed and transposed elsewhere (PipelineExecution.weighElsewhere, transposeElsewhere)", () => {
+describe("the test set's work done elsewhere (PipelineExecution.transposeElsewhere, probabilitiesElsewhere)", () => {
   const averaged: PipelineOptions = { ...options, validationFraction: 0, seeds: 2, training: { ...options.training, epochs: 3 } };
   const later = <T>(value: T) => new Promise<T>((r) => setTimeout(() => r(value), 5));
 
-  it("gives the same model; the test counts are laid out transposed and weighed there, and weighed with the float16 weights", async () => {
+  it("gives the same model: the transpose laid out and weighed there, and the final measurement made there with the float16 model", async () => {
     const inOrder = await trainPipeline(data, averaged, () => new CpuBackend());
     const calls: string[] = [];
-    const scales: Float32Array[] = [];
+    const measured: { rows: number; scale: Float32Array; weights: Float32Array; bias: number }[] = [];
+    let scored: Float32Array | undefined;
     const elsewhere = await trainPipeline(data, averaged, () => new CpuBackend(), {}, {
-      weighElsewhere: (counts, weights, f) => {
-        calls.push(`weigh ${counts.nRows}`);
-        scales.push(weights.scale);
-        return later(applyFeatureWeights(counts, weights, f));
-      },
       transposeElsewhere: (counts) => {
         calls.push(`layout ${counts.nRows}`);
         const layout = transposeLayout(counts);
         return {
           weighed: async (weights, f) => {
             calls.push("weighed");
-            scales.push(weights.scale);
+            scored = weights.scale;
             return later(withValues(await layout, applyFeatureWeights(counts, weights, f).values));
           },
         };
       },
+      probabilitiesElsewhere: (counts, fw, f, weights, bias) => {
+        calls.push(`measure ${counts.nRows}`);
+        measured.push({ rows: counts.nRows, scale: fw.scale, weights, bias });
+        return later(probabilitiesOfCounts(counts, fw, f, weights, bias));
+      },
     });
     expect(comparable(elsewhere)).toEqual(comparable(inOrder));
     const n = data.test.length;
-    expect(calls).toEqual([`layout ${n}`, "weighed", `weigh ${n}`]);
-    // and the final measurement there too: the float16 model on the float16-weighed test set
-    const measured: { rows: number; weights: Float32Array; bias: number }[] = [];
-    const measuredElsewhere = await trainPipeline(data, averaged, () => new CpuBackend(), {}, {
-      weighElsewhere: (counts, weights, f) => later(applyFeatureWeights(counts, weights, f)),
-      probabilitiesElsewhere: (x, weights, bias) => {
-        measured.push({ rows: x.nRows, weights, bias });
-        return later(probabilities(x, weights, bias));
-      },
-    });
-    expect(comparable(measuredElsewhere)).toEqual(comparable(inOrder));
-    expect(measured.map((m) => m.rows)).toEqual([n]);
-    // the model's own weights (in the pipeline's column numbering: the same values, sorted)
+    expect(calls).toEqual([`layout ${n}`, "weighed", `measure ${n}`]);
+    // the final measurement is of what is stored: the float16 copies of the feature weights
+    // the means were scored with, and of the model's weights (here in the pipeline's column
+    // numbering: the same values, sorted), and its bias
+    expect(Array.from(measured[0]!.scale)).toEqual(Array.from(roundToHalf(scored!)));
+    expect(Array.from(measured[0]!.scale)).not.toEqual(Array.from(scored!));
     const sorted = (a: Float32Array) => Array.from(a).sort((p, q) => p - q);
     expect(sorted(measured[0]!.weights)).toEqual(sorted(inOrder.weights));
     expect(measured[0]!.bias).toBe(inOrder.bias);
-    // the final measurement's weights are the scored ones rounded to float16 (and differ)
-    expect(Array.from(scales[1]!)).toEqual(Array.from(roundToHalf(scales[0]!)));
-    expect(Array.from(scales[1]!)).not.toEqual(Array.from(scales[0]!));
   });
 
   it("their failures are what the pipeline throws", async () => {
-    const weigh: NonNullable<PipelineExecution["weighElsewhere"]> = async (counts, w, f) => applyFeatureWeights(counts, w, f);
-    await expect(trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: () => Promise.reject(new Error("thread lost")) })).rejects.toThrow("thread lost");
     await expect(
-      trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: weigh, transposeElsewhere: () => ({ weighed: () => Promise.reject(new Error("layout lost")) }) }),
+      trainPipeline(data, averaged, () => new CpuBackend(), {}, { transposeElsewhere: () => ({ weighed: () => Promise.reject(new Error("layout lost")) }) }),
     ).rejects.toThrow("layout lost");
     await expect(
-      trainPipeline(data, averaged, () => new CpuBackend(), {}, { weighElsewhere: weigh, probabilitiesElsewhere: () => Promise.reject(new Error("measure lost")) }),
+      trainPipeline(data, averaged, () => new CpuBackend(), {}, { probabilitiesElsewhere: () => Promise.reject(new Error("measure lost")) }),
     ).rejects.toThrow("measure lost");
   });
 });

@@ -105,12 +105,6 @@ export interface PipelineExecution {
    */
   hashElsewhere?: (texts: string[], features: FeatureConfig) => Promise<Csr>;
   /**
-   * Weigh count rows somewhere else (another thread), while this one goes on: the test
-   * set's, with the feature weights and then with their float16 copy the model stores.
-   * Must give exactly applyFeatureWeights' rows.
-   */
-  weighElsewhere?: (counts: Csr, weights: FeatureWeights, features: FeatureConfig) => Promise<Csr>;
-  /**
    * Start laying out a set's transpose somewhere else (another thread): the test set's
    * counts, as soon as they are numbered, for scoring the averaged runs' means by column
    * (see trainAveraged). `weighed(weights, features)` then gives the transpose of the
@@ -118,10 +112,11 @@ export interface PipelineExecution {
    */
   transposeElsewhere?: (counts: Csr) => { weighed(weights: FeatureWeights, features: FeatureConfig): Promise<Csr> };
   /**
-   * probabilities(x, weights, bias) somewhere else: the final measurement of the test set,
+   * probabilitiesOfCounts somewhere else: the final measurement of the test set (the
+   * stored float16 model on its counts weighed with the stored float16 feature weights),
    * while this thread scores the last epochs' means. Must give exactly its numbers.
    */
-  probabilitiesElsewhere?: (x: Csr, weights: Float32Array, bias: number) => Promise<Float64Array>;
+  probabilitiesElsewhere?: (counts: Csr, featureWeights: FeatureWeights, features: FeatureConfig, weights: Float32Array, bias: number) => Promise<Float64Array>;
 }
 
 /**
@@ -377,13 +372,11 @@ export async function trainPipeline(
   );
   const fw = weightsFromClassCounts(inNewOrder(classes.pos, order.oldId), inNewOrder(classes.neg, order.oldId), train.counts.nRows, f, order.oldId);
   // With somewhere else to do it, the test set's transpose (laid out there meanwhile) is
-  // weighed there, for scoring the runs' means, and then the test set is weighed with the
-  // float16 weights the model stores, for the final measurement (finish), while this
-  // thread weighs train/ and the runs start.
+  // weighed there, for scoring the runs' means, while this thread weighs train/ and the
+  // runs start; and the final measurement is made there (see onLastMean below).
   const testByColumn = test && testLayout ? { y: test.labels, xt: testLayout.weighed(fw, f) } : undefined;
+  testByColumn?.xt.catch(() => {}); // reported where awaited
   const fw16 = { kind: fw.kind, scale: roundToHalf(fw.scale) };
-  const finalTest = test && execution.weighElsewhere ? execution.weighElsewhere(test.counts, fw16, f) : undefined;
-  for (const p of [testByColumn?.xt, finalTest]) p?.catch(() => {}); // reported where awaited
   const sets: TrainSets = { train: weighted("train", train.counts, train.labels, fw, f) };
   if (test && !testByColumn) sets.test = weighted("test", test.counts, test.labels, fw, f);
   let measured: { of: Float32Array; weights16: Float32Array; probabilities: Promise<Float64Array> } | undefined;
@@ -399,10 +392,9 @@ export async function trainPipeline(
         byColumn: testByColumn ? { test: testByColumn } : undefined,
         // the final measurement (finish) starts elsewhere while the last epochs are scored here
         onLastMean: (weights, bias) => {
-          if (!finalTest || !execution.probabilitiesElsewhere) return;
+          if (!test || !execution.probabilitiesElsewhere) return;
           const weights16 = roundToHalf(weights);
-          const measure = execution.probabilitiesElsewhere;
-          const p = finalTest.then((x) => measure(x, weights16, bias));
+          const p = execution.probabilitiesElsewhere(test.counts, fw16, f, weights16, bias);
           p.catch(() => {}); // reported where awaited
           measured = { of: weights, weights16, probabilities: p };
         },
@@ -412,7 +404,6 @@ export async function trainPipeline(
     const early = measured && measured.of === res.weights ? measured : undefined;
     return await finish(res.weights, res.bias, fw, res.history, train.counts.nRows, options.validationFraction > 0, {
       fw16,
-      x: finalTest,
       weights16: early?.weights16,
       probabilities: early?.probabilities,
     });
@@ -484,8 +475,8 @@ export async function trainPipeline(
 
   /**
    * The model, with its test metrics. `stored`, when given: trainedFw's float16 copy, and
-   * perhaps the test set weighed with it (elsewhere), and the weights' float16 copy and
-   * the test set's probabilities under them, else those are computed here.
+   * perhaps the weights' float16 copy and the test set's probabilities under both
+   * (computed elsewhere), else those are computed here.
    */
   async function finish(
     trainedWeights: Float32Array,
@@ -494,7 +485,7 @@ export async function trainPipeline(
     final: EpochRecord[],
     nTrain: number,
     refit: boolean,
-    stored?: { fw16: FeatureWeights; x?: Promise<Csr>; weights16?: Float32Array; probabilities?: Promise<Float64Array> },
+    stored?: { fw16: FeatureWeights; weights16?: Float32Array; probabilities?: Promise<Float64Array> },
   ): Promise<SentimentModel> {
     // measure what will be stored: both arrays as float16 (see model-format.ts)
     const weights = stored?.weights16 ?? roundToHalf(trainedWeights);
@@ -503,9 +494,7 @@ export async function trainPipeline(
     if (validationMetrics) metrics.validation = validationMetrics;
     if (test) {
       hooks.onStage?.("evaluate", "scoring the test set");
-      const p = stored?.probabilities
-        ? await stored.probabilities
-        : probabilities(stored?.x ? await stored.x : applyFeatureWeights(test.counts, fw, f), weights, bias);
+      const p = stored?.probabilities ? await stored.probabilities : probabilitiesOfCounts(test.counts, fw, f, weights, bias);
       metrics.test = binaryMetrics(test.labels, p);
     }
     return {
@@ -820,6 +809,39 @@ export async function trainAveraged(
     bias: final.bias,
     backend: results[0]!.backend,
   };
+}
+
+/**
+ * probabilities(applyFeatureWeights(counts, featureWeights, features), weights, bias),
+ * without the weighed rows: for NB weights, each row's normalizing factor and then its
+ * logit, entry by entry, with applyFeatureWeights' and probabilities' arithmetic (so the
+ * same numbers, and no 64 MB of weighed rows for the full test set). tf-idf weighs first.
+ */
+export function probabilitiesOfCounts(counts: Csr, featureWeights: FeatureWeights, features: FeatureConfig, weights: Float32Array, bias: number): Float64Array {
+  if (featureWeights.kind !== "nb") return probabilities(applyFeatureWeights(counts, featureWeights, features), weights, bias);
+  const { scale } = featureWeights;
+  const { rowPtr, colIdx } = counts;
+  const out = new Float64Array(counts.nRows);
+  for (let i = 0; i < counts.nRows; i++) {
+    const start = rowPtr[i]!;
+    const end = rowPtr[i + 1]!;
+    let norm2 = 0;
+    for (let k = start; k < end; k++) {
+      const v = scale[colIdx[k]!]!;
+      norm2 += v * v;
+    }
+    const normalize = features.normalize && norm2 > 0;
+    const inv = normalize ? 1 / Math.sqrt(norm2) : 1;
+    let z = bias;
+    for (let k = start; k < end; k++) {
+      const j = colIdx[k]!;
+      const v = scale[j]!;
+      // the weighed value as applyFeatureWeights stores it (float32)
+      z += (normalize ? Math.fround(v * inv) : v) * weights[j]!;
+    }
+    out[i] = sigmoid(z);
+  }
+  return out;
 }
 
 /** P(positive) for every row, in float64 arithmetic. */

@@ -278,7 +278,8 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
   // the two training threads start now, loading while the archive is read; the second
   // hashes the test set while this thread hashes train/, then each trains one run
   const threads = threadsEntry ? [new ThreadCpuBackend(threadsEntry), new ThreadCpuBackend(threadsEntry)] : [];
-  // a third thread prepares the test set (weighing, transposing) while the runs start
+  // a third thread prepares the test set (its transpose, weighed) while the runs start,
+  // and makes the final measurement
   const helper = threadsEntry ? new ThreadCpuBackend(threadsEntry) : null;
   let interrupted = false;
   const onSigint = () => {
@@ -314,9 +315,8 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
         // the pipeline runs them in order anyway when there is no selection or no refit
         concurrentRefit: threads.length > 0,
         hashElsewhere: threads.length > 0 ? (texts, features) => threads[1]!.hash(texts, features) : undefined,
-        weighElsewhere: helper ? (counts, weights, features) => helper.weigh(counts, weights, features) : undefined,
         transposeElsewhere: helper ? (counts) => helper.transposeLater(counts) : undefined,
-        probabilitiesElsewhere: helper ? (x, weights, bias) => helper.probabilities(x, weights, bias) : undefined,
+        probabilitiesElsewhere: helper ? (counts, fw, features, weights, bias) => helper.probabilities(counts, fw, features, weights, bias) : undefined,
       },
     );
     bar.done();

@@ -6,13 +6,13 @@
 // the CLI bundle itself, started with a tag in workerData (as the scoring threads are):
 // `main()` sees the tag and serves backend calls instead of parsing arguments. A thread
 // can also do the pipeline's work on the test set with the same code: hash it, so that
-// train/ and test/ are featurized at once, and weigh it, lay out its transpose and make
+// train/ and test/ are featurized at once, and lay out its transpose, weigh it and make
 // the final measurement on it, while the runs train (PipelineExecution's *Elsewhere).
 
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { CpuBackend } from "../cpu-reference/backend.ts";
-import { probabilities } from "../core/pipeline.ts";
-import { applyFeatureWeights, NgramHasher, transposeLayout, weighTransposed, type FeatureConfig, type FeatureWeights, type TransposeLayout } from "../core/features.ts";
+import { probabilitiesOfCounts } from "../core/pipeline.ts";
+import { NgramHasher, transposeLayout, weighTransposed, type FeatureConfig, type FeatureWeights, type TransposeLayout } from "../core/features.ts";
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 
 export const TRAIN_WORKER_TAG = "moviesentiments-train-worker";
@@ -24,10 +24,9 @@ type Call =
   | { op: "predict"; setName: string }
   | { op: "readWeights" }
   | { op: "hash"; texts: string[]; features: FeatureConfig }
-  | { op: "weigh"; counts: Csr; weights: FeatureWeights; features: FeatureConfig }
   | { op: "layout"; id: number; counts: Csr }
   | { op: "weighed"; id: number; weights: FeatureWeights; features: FeatureConfig }
-  | { op: "probabilities"; x: Csr; weights: Float32Array; bias: number };
+  | { op: "probabilities"; counts: Csr; featureWeights: FeatureWeights; features: FeatureConfig; weights: Float32Array; bias: number };
 
 type Answer = number | EvalSums | Float32Array | Float64Array | { weights: Float32Array; bias: number } | Csr | undefined;
 
@@ -80,18 +79,12 @@ export function runTrainWorker(): Promise<number> {
           value = { ...x, rowPtr: shared(x.rowPtr), colIdx: shared(x.colIdx), values: shared(x.values) };
           break;
         }
-        case "weigh": {
-          // values in shared memory; rowPtr and colIdx are the counts' own
-          const x = applyFeatureWeights(call.counts, call.weights, call.features);
-          value = { ...x, values: shared(x.values) };
-          break;
-        }
         case "layout":
           layouts.set(call.id, { counts: call.counts, layout: await transposeLayout(call.counts) });
           value = undefined;
           break;
         case "probabilities": {
-          const p = probabilities(call.x, call.weights, call.bias);
+          const p = probabilitiesOfCounts(call.counts, call.featureWeights, call.features, call.weights, call.bias);
           value = p;
           transfer.push(p.buffer as ArrayBuffer);
           break;
@@ -220,14 +213,6 @@ export class ThreadCpuBackend implements TrainingBackend {
   }
 
   /**
-   * applyFeatureWeights on this thread's worker (the same rows): counts over shared memory
-   * cost nothing to send, and the result's values come back in shared memory.
-   */
-  async weigh(counts: Csr, weights: FeatureWeights, features: FeatureConfig): Promise<Csr> {
-    return (await this.call({ op: "weigh", counts, weights: { kind: weights.kind, scale: shared(weights.scale) }, features })) as Csr;
-  }
-
-  /**
    * transposeLayout of `counts` on this thread's worker, started now (counts over shared
    * memory cost nothing to send); weighed then gives the transpose of the counts weighed,
    * the same as transposeCsr(applyFeatureWeights(counts, weights, features)).
@@ -244,9 +229,10 @@ export class ThreadCpuBackend implements TrainingBackend {
     };
   }
 
-  /** probabilities(x, weights, bias) on this thread's worker (x over shared memory is not copied). */
-  async probabilities(x: Csr, weights: Float32Array, bias: number): Promise<Float64Array> {
-    return (await this.call({ op: "probabilities", x, weights: shared(weights), bias })) as Float64Array;
+  /** probabilitiesOfCounts on this thread's worker (counts over shared memory are not copied). */
+  async probabilities(counts: Csr, featureWeights: FeatureWeights, features: FeatureConfig, weights: Float32Array, bias: number): Promise<Float64Array> {
+    const fw = { kind: featureWeights.kind, scale: shared(featureWeights.scale) };
+    return (await this.call({ op: "probabilities", counts, featureWeights: fw, features, weights: shared(weights), bias })) as Float64Array;
   }
 
   dispose(): void {
