@@ -370,7 +370,7 @@ export async function trainPipeline(
     "refit",
     `training on all ${train.counts.nRows} reviews of train/ for ${bestEpoch} epochs` + (seeds > 1 ? `, ${seeds} runs with different seeds, averaged` : ""),
   );
-  const fw = weightsFromClassCounts(inNewOrder(classes.pos, order.oldId), inNewOrder(classes.neg, order.oldId), train.counts.nRows, f, order.oldId);
+  const fw = refitWeights();
   // With somewhere else to do it, the test set's transpose (laid out there meanwhile) is
   // weighed there, for scoring the runs' means, while this thread weighs train/ and the
   // runs start; and the final measurement is made there (see onLastMean below).
@@ -411,9 +411,14 @@ export async function trainPipeline(
     for (const b of backends) b.dispose();
   }
 
-  /** The retraining's data: feature weights fitted on all of train/, and train/ and the test set weighted with them. */
+  /** The retraining's feature weights: fitted on all of train/, from the class counts taken for the numbering. */
+  function refitWeights(): FeatureWeights {
+    return weightsFromClassCounts(inNewOrder(classes.pos, order.oldId), inNewOrder(classes.neg, order.oldId), train.counts.nRows, f, order.oldId);
+  }
+
+  /** The retraining's data: its feature weights, and train/ and the test set weighted with them. */
   function refitData() {
-    const fw = fitFeatureWeights(train.counts, train.labels, f, order.oldId);
+    const fw = refitWeights();
     return { fw, sets: { train: weighted("train", train.counts, train.labels, fw, f), test: test ? weighted("test", test.counts, test.labels, fw, f) : undefined } };
   }
 
