@@ -374,16 +374,8 @@ export function weighTransposed(layout: TransposeLayout, counts: Csr, weights: F
   if (weights.kind !== "nb") return withValues(layout, applyFeatureWeights(counts, weights, config).values);
   const { scale } = weights;
   const { rowPtr, colIdx } = counts;
-  // row i's factor: 1 / ||x_i|| as applyFeatureWeights takes it, or 1 (values left as they are)
   const factor = new Float64Array(counts.nRows);
-  for (let i = 0; i < counts.nRows; i++) {
-    let norm2 = 0;
-    for (let k = rowPtr[i]!; k < rowPtr[i + 1]!; k++) {
-      const v = scale[colIdx[k]!]!;
-      norm2 += v * v;
-    }
-    factor[i] = config.normalize && norm2 > 0 ? 1 / Math.sqrt(norm2) : 1;
-  }
+  for (let i = 0; i < counts.nRows; i++) factor[i] = nbRowFactor(scale, 1, colIdx, rowPtr[i]!, rowPtr[i + 1]!, config.normalize);
   const vals = new Float32Array(layout.source.length);
   const rows = layout.colIdx;
   for (let j = 0; j < layout.nRows; j++) {
@@ -391,6 +383,21 @@ export function weighTransposed(layout: TransposeLayout, counts: Csr, weights: F
     for (let p = layout.rowPtr[j]!, end = layout.rowPtr[j + 1]!; p < end; p++) vals[p] = v * factor[rows[p]!]!;
   }
   return { nRows: layout.nRows, nCols: layout.nCols, rowPtr: layout.rowPtr, colIdx: layout.colIdx, values: vals };
+}
+
+/**
+ * The factor applyFeatureWeights scales an NB row by: 1 / ||x_i||, the row's scales (for
+ * the columns colIdx[start..end), read at scale[stride j]) squared and summed in the row's
+ * order, or 1 when not normalizing or the sum is 0. A weighed value is fround(scale_j *
+ * factor), which is scale_j itself when the factor is 1.
+ */
+export function nbRowFactor(scale: Float32Array, stride: number, colIdx: Uint32Array, start: number, end: number, normalize: boolean): number {
+  let norm2 = 0;
+  for (let k = start; k < end; k++) {
+    const v = scale[stride * colIdx[k]!]!;
+    norm2 += v * v;
+  }
+  return normalize && norm2 > 0 ? 1 / Math.sqrt(norm2) : 1;
 }
 
 /** The transpose of a set laid out as `layout` describes, with the set's values. */

@@ -21,6 +21,7 @@ import {
   classCounts,
   DEFAULT_FEATURES,
   fitFeatureWeights,
+  nbRowFactor,
   NgramHasher,
   selectRows,
   transposeCsr,
@@ -837,19 +838,12 @@ export function probabilitiesOfCounts(counts: Csr, featureWeights: FeatureWeight
   for (let i = 0; i < counts.nRows; i++) {
     const start = rowPtr[i]!;
     const end = rowPtr[i + 1]!;
-    let norm2 = 0;
-    for (let k = start; k < end; k++) {
-      const v = sw[2 * colIdx[k]!]!;
-      norm2 += v * v;
-    }
-    const normalize = features.normalize && norm2 > 0;
-    const inv = normalize ? 1 / Math.sqrt(norm2) : 1;
+    const factor = nbRowFactor(sw, 2, colIdx, start, end, features.normalize);
     let z = bias;
     for (let k = start; k < end; k++) {
       const o = 2 * colIdx[k]!;
-      const v = sw[o]!;
       // the weighed value as applyFeatureWeights stores it (float32)
-      z += (normalize ? Math.fround(v * inv) : v) * sw[o + 1]!;
+      z += Math.fround(sw[o]! * factor) * sw[o + 1]!;
     }
     out[i] = sigmoid(z);
   }
