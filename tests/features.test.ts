@@ -205,6 +205,26 @@ describe("hashed n-gram counts", () => {
     expect(x.nRows).toBe(3001);
   });
 
+  it("hashSet gives hashDocuments' rows, in its own arrays (plain or shared), past its size estimate too", () => {
+    // punctuation is a token per character: 3 n-grams per character, over the estimate of 3 per 4
+    const docs = ["Loved it!<br />Loved it.", "", "!?!?!?!?!?!?!?!?!?!?!?!?!?!?", "didn't work", "Café 映画", "the the the the"];
+    const want = hasher.hashDocuments(docs);
+    for (const shared of [false, true]) {
+      const h = new NgramHasher(3, BITS);
+      const x = h.hashSet(docs, undefined, shared);
+      expect(Array.from(x.rowPtr)).toEqual(Array.from(want.rowPtr));
+      expect(Array.from(x.colIdx)).toEqual(Array.from(want.colIdx));
+      expect(Array.from(x.values)).toEqual(Array.from(want.values));
+      expect(x.colIdx.buffer instanceof SharedArrayBuffer).toBe(shared);
+      expect(x.values.buffer instanceof SharedArrayBuffer).toBe(shared);
+      // the result's arrays are its own: hashing again on the same instance leaves them be
+      const before = Array.from(x.colIdx);
+      h.hashSet(["something else entirely"], undefined, shared);
+      h.hashDocuments(["and again"]);
+      expect(Array.from(x.colIdx)).toEqual(before);
+    }
+  });
+
   it("selectRows picks rows in the given order", () => {
     const x = fromDense([
       [1, 0, 2],

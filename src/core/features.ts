@@ -133,8 +133,8 @@ export class NgramHasher {
   private tokenHash = new Uint32Array(1024);
   private running = new Uint32Array(1024);
   // the output, grown as needed and kept between calls
-  private cols = new Uint32Array(1 << 16);
-  private vals = new Float32Array(1 << 16);
+  private cols: Uint32Array = new Uint32Array(1 << 16);
+  private vals: Float32Array = new Float32Array(1 << 16);
 
   readonly negationScope: number;
 
@@ -156,9 +156,10 @@ export class NgramHasher {
   private ensureOutput(n: number, used: number): void {
     if (this.cols.length >= n) return;
     const cap = Math.max(this.cols.length * 2, n);
-    const c = new Uint32Array(cap);
+    const shared = this.cols.buffer instanceof SharedArrayBuffer;
+    const c = newUint32Array(cap, shared);
     c.set(this.cols.subarray(0, used));
-    const v = new Float32Array(cap);
+    const v = newFloat32Array(cap, shared);
     v.set(this.vals.subarray(0, used));
     this.cols = c;
     this.vals = v;
@@ -166,6 +167,41 @@ export class NgramHasher {
 
   /** Hash a batch of raw documents into a count CSR. */
   hashDocuments(texts: readonly string[], onProgress?: (done: number) => void): Csr {
+    const x = this.hashRows(texts, onProgress);
+    const nnz = x.rowPtr[x.nRows]!;
+    return { ...x, colIdx: this.cols.slice(0, nnz), values: this.vals.slice(0, nnz) };
+  }
+
+  /**
+   * hashDocuments for one large set hashed once (train/, test/): the same rows, written
+   * straight into arrays sized from the texts' length (a row has at most ngramMax entries
+   * per token, and tokens are some 5 characters apart in English reviews), which the
+   * result keeps: no doubling as the rows come in, and no copy at the end. The arrays
+   * may be longer than the rows; the result's colIdx and values are views of their first
+   * nnz entries (memory past them is never written, so never paged in). With `shared`,
+   * in SharedArrayBuffers, to go to other threads without a copy.
+   */
+  hashSet(texts: readonly string[], onProgress?: (done: number) => void, shared = false): Csr {
+    let chars = 0;
+    for (let d = 0; d < texts.length; d++) chars += texts[d]!.length;
+    const cap = this.ngramMax * Math.ceil(chars / 4) + 1024;
+    const keptCols = this.cols;
+    const keptVals = this.vals;
+    this.cols = newUint32Array(cap, shared);
+    this.vals = newFloat32Array(cap, shared);
+    try {
+      const x = this.hashRows(texts, onProgress);
+      const nnz = x.rowPtr[x.nRows]!;
+      return { ...x, colIdx: this.cols.subarray(0, nnz), values: this.vals.subarray(0, nnz) };
+    } finally {
+      // the arrays are the result's now
+      this.cols = keptCols;
+      this.vals = keptVals;
+    }
+  }
+
+  /** The rows of hashDocuments, in this.cols and this.vals (grown as needed) up to rowPtr's last entry. */
+  private hashRows(texts: readonly string[], onProgress?: (done: number) => void): { nRows: number; nCols: number; rowPtr: Uint32Array } {
     const rowPtr = new Uint32Array(texts.length + 1);
     const mask = this.mask;
     const spans = this.spans;
@@ -238,14 +274,18 @@ export class NgramHasher {
       if (onProgress && (d & 1023) === 1023) onProgress(d + 1);
     }
     onProgress?.(texts.length);
-    return {
-      nRows: texts.length,
-      nCols: 1 << this.hashBits,
-      rowPtr,
-      colIdx: this.cols.slice(0, nnz),
-      values: this.vals.slice(0, nnz),
-    };
+    return { nRows: texts.length, nCols: 1 << this.hashBits, rowPtr };
   }
+}
+
+/** A new zeroed Uint32Array, over a SharedArrayBuffer when `shared`. */
+export function newUint32Array(n: number, shared: boolean): Uint32Array {
+  return shared ? new Uint32Array(new SharedArrayBuffer(4 * n)) : new Uint32Array(n);
+}
+
+/** A new zeroed Float32Array, over a SharedArrayBuffer when `shared`. */
+export function newFloat32Array(n: number, shared: boolean): Float32Array {
+  return shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n);
 }
 
 /** Rows `rows` of a CSR, in that order, as a new CSR. */
@@ -511,10 +551,11 @@ const LOG_TABLE = 64;
 /**
  * Turn count rows into feature rows: nb gives r_j for each present bucket, tfidf gives
  * tf * idf_j; with normalize, each row is then divided by its L2 norm (empty rows stay
- * empty). Returns a new CSR sharing rowPtr and colIdx with the counts.
+ * empty). Returns a new CSR sharing rowPtr and colIdx with the counts (its values in a
+ * SharedArrayBuffer when `shared`).
  */
-export function applyFeatureWeights(counts: Csr, weights: FeatureWeights, config: FeatureConfig): Csr {
-  const values = new Float32Array(counts.values.length);
+export function applyFeatureWeights(counts: Csr, weights: FeatureWeights, config: FeatureConfig, shared = false): Csr {
+  const values = newFloat32Array(counts.values.length, shared);
   const scale = weights.scale;
   const nb = weights.kind === "nb";
   const sublinear = config.sublinearTf;

@@ -101,6 +101,11 @@ export interface PipelineExecution {
    */
   concurrentRefit?: boolean;
   /**
+   * Put train/'s rows (hashed, then weighed for the retraining) in SharedArrayBuffers
+   * from the start: for backends on other threads, which then get them without a copy.
+   */
+  sharedMemory?: boolean;
+  /**
    * Hash the test set's texts somewhere else (another thread) while this one hashes
    * train/. Must give exactly NgramHasher.hashDocuments' rows for `features`.
    */
@@ -242,17 +247,19 @@ export function hashReviews(
   reviews: readonly Review[],
   features: FeatureConfig,
   onProgress?: (done: number) => void,
+  shared = false,
 ): { counts: Csr; labels: Uint8Array } {
   const hasher = NgramHasher.forFeatures(features);
-  const counts = hasher.hashDocuments(
+  const counts = hasher.hashSet(
     reviews.map((r) => r.text),
     onProgress,
+    shared,
   );
   return { counts, labels: Uint8Array.from(reviews, (r) => r.label) };
 }
 
-function weighted(name: string, counts: Csr, labels: Uint8Array, fw: ReturnType<typeof fitFeatureWeights>, f: FeatureConfig): LabelledSet {
-  return { name, x: applyFeatureWeights(counts, fw, f), y: labels };
+function weighted(name: string, counts: Csr, labels: Uint8Array, fw: ReturnType<typeof fitFeatureWeights>, f: FeatureConfig, shared = false): LabelledSet {
+  return { name, x: applyFeatureWeights(counts, fw, f, shared), y: labels };
 }
 
 /**
@@ -306,14 +313,20 @@ export async function trainPipeline(
       : undefined;
   // a failure there is reported by the await below, not as an unhandled rejection now
   testElsewhere?.catch(() => {});
-  const train = hashReviews(data.train, f, (d) => hooks.onFeaturize?.(d, total));
+  const train = hashReviews(data.train, f, (d) => hooks.onFeaturize?.(d, total), execution.sharedMemory);
   // work in columns numbered by use (see the top of this file); the counts are ours to
   // change. train/'s are renumbered while the test set may still be hashed elsewhere.
   // The rows of each class that use each column give both the numbering and, without a
   // split, the feature weights (fitFeatureWeights' counts, in the new numbering).
   const classes = classCounts(train.counts, train.labels);
   const used = new Uint32Array(classes.pos.length);
-  for (let j = 0; j < used.length; j++) used[j] = classes.pos[j]! + classes.neg[j]!;
+  // how many columns train/ uses: numbered by use, they come first
+  let nUsed = 0;
+  for (let j = 0; j < used.length; j++) {
+    const u = classes.pos[j]! + classes.neg[j]!;
+    used[j] = u;
+    nUsed += u > 0 ? 1 : 0;
+  }
   const order = columnsByUse(used);
   renumberColumns(train.counts, order.newId);
   const test = testElsewhere
@@ -378,7 +391,7 @@ export async function trainPipeline(
   const testByColumn = test && testLayout ? { y: test.labels, xt: testLayout.weighed(fw, f) } : undefined;
   testByColumn?.xt.catch(() => {}); // reported where awaited
   const fw16 = { kind: fw.kind, scale: roundToHalf(fw.scale) };
-  const sets: TrainSets = { train: weighted("train", train.counts, train.labels, fw, f) };
+  const sets: TrainSets = { train: { ...weighted("train", train.counts, train.labels, fw, f, execution.sharedMemory), columnsUsed: nUsed } };
   if (test && !testByColumn) sets.test = weighted("test", test.counts, test.labels, fw, f);
   let measured: { of: Float32Array; weights16: Float32Array; probabilities: Promise<Float64Array> } | undefined;
   const backends: TrainingBackend[] = [];

@@ -30,6 +30,11 @@ export interface LabelledSet {
   name: string;
   x: Csr;
   y: Uint8Array;
+  /**
+   * When known: no row uses a column at or past this one (with columns numbered by use,
+   * the number of columns used). A backend may then skip finding it in the rows.
+   */
+  columnsUsed?: number;
 }
 
 /** Confusion counts plus summed loss: the few numbers an evaluation reads back. */

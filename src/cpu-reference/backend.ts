@@ -135,8 +135,8 @@ export class CpuBackend implements TrainingBackend {
     this.trainInOrder = null;
     this.data = data;
     const { x } = data.train;
-    let used = 0;
-    for (let k = 0, nnz = x.rowPtr[x.nRows]!; k < nnz; k++) if (x.colIdx[k]! >= used) used = x.colIdx[k]! + 1;
+    let used = data.train.columnsUsed ?? 0;
+    if (data.train.columnsUsed === undefined) for (let k = 0, nnz = x.rowPtr[x.nRows]!; k < nnz; k++) if (x.colIdx[k]! >= used) used = x.colIdx[k]! + 1;
     this.usedCols = Math.min(used, x.nCols);
     this.epoch = 0;
     const d = data.train.x.nCols;

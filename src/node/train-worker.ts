@@ -75,8 +75,8 @@ export function runTrainWorker(): Promise<number> {
         }
         case "hash": {
           // in shared memory, so that the rows can go on to another thread without a copy
-          const x = NgramHasher.forFeatures(call.features).hashDocuments(call.texts);
-          value = { ...x, rowPtr: shared(x.rowPtr), colIdx: shared(x.colIdx), values: shared(x.values) };
+          const x = NgramHasher.forFeatures(call.features).hashSet(call.texts, undefined, true);
+          value = { ...x, rowPtr: shared(x.rowPtr) };
           break;
         }
         case "layout":
@@ -132,7 +132,7 @@ function shared<T extends Typed>(a: T): T {
 
 function sharedSet(set: LabelledSet): LabelledSet {
   const { x } = set;
-  return { name: set.name, y: shared(set.y), x: { nRows: x.nRows, nCols: x.nCols, rowPtr: shared(x.rowPtr), colIdx: shared(x.colIdx), values: shared(x.values) } };
+  return { name: set.name, columnsUsed: set.columnsUsed, y: shared(set.y), x: { nRows: x.nRows, nCols: x.nCols, rowPtr: shared(x.rowPtr), colIdx: shared(x.colIdx), values: shared(x.values) } };
 }
 
 /** A CpuBackend on a worker thread started from the CLI bundle at `entryUrl`. */
