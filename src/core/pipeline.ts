@@ -33,6 +33,7 @@ import {
 import { binaryMetrics, metricsFromSums } from "./metrics.ts";
 import { roundToHalf, type SentimentModel } from "./model-format.ts";
 import {
+  aTurn,
   betterValidation,
   DEFAULT_TRAIN,
   InvalidSettingsError,
@@ -543,7 +544,6 @@ export async function trainPipeline(
 const SLICE_COLUMNS = 1 << 18;
 const SLICE_ENTRIES = 1 << 19;
 
-const aTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /**
  * The mean of runs' weights, each summed in float64 in run order and stored as float32,

@@ -193,7 +193,7 @@ export async function trainLoop(
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     // give the event loop a turn (a CPU backend never yields), so that a stop request
     // such as Ctrl-C in the CLI or a Stop button can arrive
-    if (hooks.shouldStop) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    if (hooks.shouldStop) await aTurn();
     if (hooks.shouldStop?.()) {
       stoppedByUser = true;
       break;
@@ -241,3 +241,10 @@ export async function trainLoop(
     backend: { kind: backend.kind, deviceName: backend.deviceName },
   };
 }
+
+/**
+ * A turn of the event loop: setImmediate where there is one (Node), which does not wait
+ * out setTimeout's minimum delay (1 ms in Node, up to 4 ms in a browser) at every call.
+ */
+export const aTurn: () => Promise<void> =
+  typeof setImmediate === "function" ? () => new Promise<void>((resolve) => setImmediate(resolve)) : () => new Promise<void>((resolve) => setTimeout(resolve, 0));
