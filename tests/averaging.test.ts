@@ -109,3 +109,32 @@ describe("CpuBackend's averaged epoch and columns no training row uses", () => {
     }
   });
 });
+
+describe("CpuBackend's prepared records (a thread that pages them in before its data arrives)", () => {
+  it("trains in the buffer it was given when it fits, once; the same numbers as without", async () => {
+    const p = tinyProblem({ nRows: 50, nCols: 30, density: 0.3, seed: 12 });
+    const schedule = new BatchSchedule(p.x.nRows, 1, 6);
+    const x = selectRows(p.x, schedule.rowOrder);
+    const y = Uint8Array.from(schedule.rowOrder, (i) => p.y[i]!);
+    const data = { train: { name: "train", x, y }, batchSize: 1, evalSets: [], average: true, dropout: { rate: 0.5, seed: 2 } };
+    const fits = new ArrayBuffer(16 * 30);
+    const misfit = new ArrayBuffer(16 * 29);
+    const backends = [new CpuBackend(), new CpuBackend({ records: fits }), new CpuBackend({ records: misfit })];
+    for (const b of backends) await b.load(data);
+    const orders = [schedule.nextEpoch(), schedule.nextEpoch()];
+    const weights: number[][] = [];
+    for (const b of backends) {
+      for (const order of orders) await b.trainEpoch(order, 0.5, 1e-3);
+      weights.push(Array.from((await b.readWeights()).weights));
+    }
+    expect(weights[1]).toEqual(weights[0]);
+    expect(weights[2]).toEqual(weights[0]);
+    // the fitting buffer holds the records now; the other was left alone
+    expect(new Float32Array(fits).some((v) => v !== 0)).toBe(true);
+    expect(new Float32Array(misfit).every((v) => v === 0)).toBe(true);
+    // a second load starts from fresh zeros, not from the buffer it has trained in
+    await backends[1]!.load(data);
+    for (const order of orders) await backends[1]!.trainEpoch(order, 0.5, 1e-3);
+    expect(Array.from((await backends[1]!.readWeights()).weights)).toEqual(weights[0]);
+  });
+});

@@ -276,8 +276,10 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
   // a backend that cannot start should say so before minutes of reading and featurizing
   if ((values.backend ?? "cpu") !== "cpu") (await makeBackend(values)).dispose();
   // the two training threads start now, loading while the archive is read; the second
-  // hashes the test set while this thread hashes train/, then each trains one run
-  const threads = threadsEntry ? [new ThreadCpuBackend(threadsEntry), new ThreadCpuBackend(threadsEntry)] : [];
+  // hashes the test set while this thread hashes train/, then each trains one run (whose
+  // records, with averaging, it prepares as it starts)
+  const recordsFor = options.training.average ? 2 ** options.features.hashBits : undefined;
+  const threads = threadsEntry ? [new ThreadCpuBackend(threadsEntry, { recordsFor }), new ThreadCpuBackend(threadsEntry, { recordsFor })] : [];
   // a third thread prepares the test set (its transpose, weighed) while the runs start,
   // and makes the final measurement
   const helper = threadsEntry ? new ThreadCpuBackend(threadsEntry) : null;

@@ -39,7 +39,11 @@ export function isTrainWorker(): boolean {
 
 /** The body of a training thread: answer backend calls, one at a time, until terminated. */
 export function runTrainWorker(): Promise<number> {
-  const backend = new CpuBackend({ sharedWeights: true });
+  // the averaged records for the columns the owner expects, paged in while the data is made
+  const columns = (workerData as { recordsFor?: number }).recordsFor ?? 0;
+  const records = columns > 0 ? new ArrayBuffer(16 * columns) : undefined;
+  if (records) new Uint8Array(records).fill(0);
+  const backend = new CpuBackend({ sharedWeights: true, records });
   // transposes laid out (ThreadCpuBackend.transposeLater), waiting for their weights
   const layouts = new Map<number, { counts: Csr; layout: TransposeLayout }>();
   const port = parentPort!;
@@ -147,9 +151,13 @@ export class ThreadCpuBackend implements TrainingBackend {
   private failure: Error | undefined;
   private closing = false;
 
-  constructor(entryUrl: string) {
+  /**
+   * `recordsFor`: the number of columns of the averaged training this thread will run,
+   * if known: it prepares their records as it starts (CpuBackend's `records`).
+   */
+  constructor(entryUrl: string, opts: { recordsFor?: number } = {}) {
     const bootstrap = `import(${JSON.stringify(entryUrl)}).then((m) => m.main([])).catch((e) => { process.stderr.write("moviesentiments: training thread failed to start: " + (e && e.message) + "\\n"); process.exit(1); });`;
-    this.worker = new Worker(bootstrap, { eval: true, workerData: { tag: TRAIN_WORKER_TAG }, stdout: false, stderr: false });
+    this.worker = new Worker(bootstrap, { eval: true, workerData: { tag: TRAIN_WORKER_TAG, recordsFor: opts.recordsFor }, stdout: false, stderr: false });
     this.worker.on("message", (reply: Reply) => {
       const p = this.pending.get(reply.id);
       if (!p) return;
