@@ -31,7 +31,7 @@ import {
   type FeatureWeights,
 } from "./features.ts";
 import { binaryMetrics, metricsFromSums } from "./metrics.ts";
-import { roundToHalf, type SentimentModel } from "./model-format.ts";
+import { prepareArrayFile, roundToHalf, type SentimentModel } from "./model-format.ts";
 import {
   aTurn,
   betterValidation,
@@ -512,6 +512,12 @@ export async function trainPipeline(
     const fw = stored?.fw16 ?? { kind: trainedFw.kind, scale: roundToHalf(trainedFw.scale) };
     const metrics: SentimentModel["metrics"] = {};
     if (validationMetrics) metrics.validation = validationMetrics;
+    // the stored arrays, in the original numbering, and their file contents (made here
+    // while the test set may still be measured elsewhere)
+    const scaleOut = inOriginalOrder(fw.scale, order.newId);
+    const weightsOut = inOriginalOrder(weights, order.newId);
+    prepareArrayFile(scaleOut);
+    prepareArrayFile(weightsOut);
     if (test) {
       hooks.onStage?.("evaluate", "scoring the test set");
       const p = stored?.probabilities ? await stored.probabilities : probabilitiesOfCounts(test.counts, fw, f, weights, bias);
@@ -519,8 +525,8 @@ export async function trainPipeline(
     }
     return {
       features: f,
-      featureWeights: { kind: fw.kind, scale: inOriginalOrder(fw.scale, order.newId) },
-      weights: inOriginalOrder(weights, order.newId),
+      featureWeights: { kind: fw.kind, scale: scaleOut },
+      weights: weightsOut,
       bias,
       training: {
         config: options.training,
