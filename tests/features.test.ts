@@ -431,11 +431,24 @@ describe("weighTransposed", () => {
       const counts = NgramHasher.forFeatures(config).hashDocuments(texts);
       const weights = fitFeatureWeights(counts, y, config);
       const want = await transposeCsr(applyFeatureWeights(counts, weights, config));
-      const got = weighTransposed(await transposeLayout(counts), counts, weights, config);
-      expect(Array.from(got.rowPtr)).toEqual(Array.from(want.rowPtr));
-      expect(Array.from(got.colIdx)).toEqual(Array.from(want.colIdx));
-      expect(Array.from(got.values)).toEqual(Array.from(want.values));
+      // NB weights need no sources: laid out without them, the same transpose
+      const layouts = [await transposeLayout(counts)];
+      if (config.weighting === "nb") layouts.push(await transposeLayout(counts, undefined, false));
+      for (const layout of layouts) {
+        const got = weighTransposed(layout, counts, weights, config);
+        expect(Array.from(got.rowPtr)).toEqual(Array.from(want.rowPtr));
+        expect(Array.from(got.colIdx)).toEqual(Array.from(want.colIdx));
+        expect(Array.from(got.values)).toEqual(Array.from(want.values));
+      }
+      expect(layouts[1]?.source ?? null).toBe(null);
     }
+  });
+
+  it("a layout without sources says so when values are asked of it the tf-idf way", async () => {
+    const config = { ...DEFAULT_FEATURES, hashBits: 10, weighting: "tfidf" as const };
+    const counts = NgramHasher.forFeatures(config).hashDocuments(["one two", "two three"]);
+    const layout = await transposeLayout(counts, undefined, false);
+    expect(() => weighTransposed(layout, counts, fitFeatureWeights(counts, [0, 1], config), config)).toThrow(/without its sources/);
   });
 });
 

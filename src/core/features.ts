@@ -326,13 +326,14 @@ export async function transposeCsr(x: Csr, turn?: () => Promise<void>): Promise<
  * Where each entry of a CSR goes in its transpose: the transpose's rowPtr and colIdx, and
  * source[p], the index in x of the transpose's entry p. Any set with x's rows and columns
  * (say, x's counts weighed) gets its transpose from this and its own values (withValues).
+ * Laid out without source (null), it serves weighTransposed with NB weights alone.
  */
 export interface TransposeLayout {
   nRows: number;
   nCols: number;
   rowPtr: Uint32Array;
   colIdx: Uint32Array;
-  source: Uint32Array;
+  source: Uint32Array | null;
 }
 
 /**
@@ -342,7 +343,7 @@ export interface TransposeLayout {
  * thousand columns, small enough for the processor's cache) by column. Both are stable,
  * so each column's rows stay in increasing order. Linear time.
  */
-export async function transposeLayout(x: Csr, turn?: () => Promise<void>): Promise<TransposeLayout> {
+export async function transposeLayout(x: Csr, turn?: () => Promise<void>, withSource = true): Promise<TransposeLayout> {
   const { rowPtr, colIdx } = x;
   const nnz = rowPtr[x.nRows]!;
   const nCols = x.nCols;
@@ -356,7 +357,7 @@ export async function transposeLayout(x: Csr, turn?: () => Promise<void>): Promi
   const next = bandStart.slice(0, nBands);
   const bandRows = new Uint32Array(nnz);
   const bandCols = new Uint32Array(nnz);
-  const bandSource = new Uint32Array(nnz);
+  const bandSource = withSource ? new Uint32Array(nnz) : null;
   let sinceTurn = 0;
   for (let i = 0; i < x.nRows; i++) {
     const end = rowPtr[i + 1]!;
@@ -365,7 +366,7 @@ export async function transposeLayout(x: Csr, turn?: () => Promise<void>): Promi
       const at = next[j >>> shift]!++;
       bandRows[at] = i;
       bandCols[at] = j;
-      bandSource[at] = k;
+      if (bandSource) bandSource[at] = k;
     }
     sinceTurn += end - rowPtr[i]!;
     if (turn && sinceTurn >= TRANSPOSE_SLICE) {
@@ -375,7 +376,7 @@ export async function transposeLayout(x: Csr, turn?: () => Promise<void>): Promi
   }
   const colPtr = new Uint32Array(nCols + 1);
   const rows = new Uint32Array(nnz);
-  const source = new Uint32Array(nnz);
+  const source = bandSource ? new Uint32Array(nnz) : null;
   // local[t]: where column first + t's next entry goes
   const local = new Uint32Array((1 << shift) + 1);
   for (let b = 0; b < nBands; b++) {
@@ -391,7 +392,7 @@ export async function transposeLayout(x: Csr, turn?: () => Promise<void>): Promi
     for (let k = start; k < end; k++) {
       const at = local[bandCols[k]! - first]!++;
       rows[at] = bandRows[k]!;
-      source[at] = bandSource[k]!;
+      if (source) source[at] = bandSource![k]!;
     }
     sinceTurn += end - start;
     if (turn && sinceTurn >= TRANSPOSE_SLICE) {
@@ -416,7 +417,7 @@ export function weighTransposed(layout: TransposeLayout, counts: Csr, weights: F
   const { rowPtr, colIdx } = counts;
   const factor = new Float64Array(counts.nRows);
   for (let i = 0; i < counts.nRows; i++) factor[i] = nbRowFactor(scale, 1, colIdx, rowPtr[i]!, rowPtr[i + 1]!, config.normalize);
-  const vals = new Float32Array(layout.source.length);
+  const vals = new Float32Array(layout.rowPtr[layout.nRows]!);
   const rows = layout.colIdx;
   for (let j = 0; j < layout.nRows; j++) {
     const v = scale[j]!;
@@ -443,6 +444,7 @@ export function nbRowFactor(scale: Float32Array, stride: number, colIdx: Uint32A
 /** The transpose of a set laid out as `layout` describes, with the set's values. */
 export function withValues(layout: TransposeLayout, values: Float32Array): Csr {
   const { source } = layout;
+  if (!source) throw new Error("withValues: the transpose was laid out without its sources (transposeLayout's withSource)");
   const vals = new Float32Array(source.length);
   for (let p = 0; p < source.length; p++) vals[p] = values[source[p]!]!;
   return { nRows: layout.nRows, nCols: layout.nCols, rowPtr: layout.rowPtr, colIdx: layout.colIdx, values: vals };

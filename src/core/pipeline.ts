@@ -115,9 +115,10 @@ export interface PipelineExecution {
    * Start laying out a set's transpose somewhere else (another thread): the test set's
    * counts, as soon as they are numbered, for scoring the averaged runs' means by column
    * (see trainAveraged). `weighed(weights, features)` then gives the transpose of the
-   * counts weighed: exactly transposeCsr(applyFeatureWeights(counts, weights, features)).
+   * counts weighed: exactly transposeCsr(applyFeatureWeights(counts, weights, features)),
+   * for `weights` of the kind `weighting` says (NB needs less of the layout).
    */
-  transposeElsewhere?: (counts: Csr) => { weighed(weights: FeatureWeights, features: FeatureConfig): Promise<Csr> };
+  transposeElsewhere?: (counts: Csr, weighting: FeatureWeights["kind"]) => { weighed(weights: FeatureWeights, features: FeatureConfig): Promise<Csr> };
   /**
    * probabilitiesOfCounts somewhere else: the final measurement of the test set (the
    * stored float16 model on its counts weighed with the stored float16 feature weights),
@@ -338,7 +339,7 @@ export async function trainPipeline(
   if (testElsewhere) hooks.onFeaturize?.(total, total);
   if (test) renumberColumns(test.counts, order.newId);
   // for scoring the averaged runs' means by column (trainAveraged), laid out elsewhere now
-  const testLayout = test && options.validationFraction === 0 && seeds > 1 ? execution.transposeElsewhere?.(test.counts) : undefined;
+  const testLayout = test && options.validationFraction === 0 && seeds > 1 ? execution.transposeElsewhere?.(test.counts, f.weighting) : undefined;
 
   let bestEpoch = options.training.epochs;
   let stoppedEarly = false;

@@ -318,7 +318,7 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
         concurrentRefit: threads.length > 0,
         sharedMemory: threads.length > 0,
         hashElsewhere: threads.length > 0 ? (texts, features) => threads[1]!.hash(texts, features) : undefined,
-        transposeElsewhere: helper ? (counts) => helper.transposeLater(counts) : undefined,
+        transposeElsewhere: helper ? (counts, weighting) => helper.transposeLater(counts, weighting) : undefined,
         probabilitiesElsewhere: helper ? (counts, fw, features, weights, bias) => helper.probabilities(counts, fw, features, weights, bias) : undefined,
       },
     );

@@ -24,7 +24,7 @@ type Call =
   | { op: "predict"; setName: string }
   | { op: "readWeights" }
   | { op: "hash"; texts: string[]; features: FeatureConfig }
-  | { op: "layout"; id: number; counts: Csr }
+  | { op: "layout"; id: number; counts: Csr; withSource: boolean }
   | { op: "weighed"; id: number; weights: FeatureWeights; features: FeatureConfig }
   | { op: "probabilities"; counts: Csr; featureWeights: FeatureWeights; features: FeatureConfig; weights: Float32Array; bias: number };
 
@@ -84,7 +84,7 @@ export function runTrainWorker(): Promise<number> {
           break;
         }
         case "layout":
-          layouts.set(call.id, { counts: call.counts, layout: await transposeLayout(call.counts) });
+          layouts.set(call.id, { counts: call.counts, layout: await transposeLayout(call.counts, undefined, call.withSource) });
           value = undefined;
           break;
         case "probabilities": {
@@ -225,9 +225,10 @@ export class ThreadCpuBackend implements TrainingBackend {
    * memory cost nothing to send); weighed then gives the transpose of the counts weighed,
    * the same as transposeCsr(applyFeatureWeights(counts, weights, features)).
    */
-  transposeLater(counts: Csr): { weighed(weights: FeatureWeights, features: FeatureConfig): Promise<Csr> } {
+  transposeLater(counts: Csr, weighting: FeatureWeights["kind"]): { weighed(weights: FeatureWeights, features: FeatureConfig): Promise<Csr> } {
     const id = this.nextLayout++;
-    const laidOut = this.call({ op: "layout", id, counts });
+    // NB weights need no sources (see weighTransposed)
+    const laidOut = this.call({ op: "layout", id, counts, withSource: weighting !== "nb" });
     laidOut.catch(() => {}); // reported by weighed
     return {
       weighed: async (weights, features) => {
