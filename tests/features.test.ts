@@ -205,6 +205,22 @@ describe("hashed n-gram counts", () => {
     expect(x.nRows).toBe(3001);
   });
 
+  it("grows its buffers where there is no SharedArrayBuffer (a page that is not cross-origin isolated)", () => {
+    const long = Array.from({ length: 40000 }, (_, i) => `w${i}`).join(" ");
+    const want = new NgramHasher(3, BITS).hashDocuments([long]);
+    const g = globalThis as { SharedArrayBuffer?: unknown };
+    const saved = g.SharedArrayBuffer;
+    delete g.SharedArrayBuffer;
+    try {
+      // past the initial 65,536 entries: ensureOutput grows them
+      const x = new NgramHasher(3, BITS).hashDocuments([long]);
+      expect(x.rowPtr[1]).toBeGreaterThan(1 << 16);
+      expect(Array.from(x.colIdx)).toEqual(Array.from(want.colIdx));
+    } finally {
+      g.SharedArrayBuffer = saved;
+    }
+  });
+
   it("hashSet gives hashDocuments' rows, in its own arrays (plain or shared), past its size estimate too", () => {
     // punctuation is a token per character: 3 n-grams per character, over the estimate of 3 per 4
     const docs = ["Loved it!<br />Loved it.", "", "!?!?!?!?!?!?!?!?!?!?!?!?!?!?", "didn't work", "Café 映画", "the the the the"];

@@ -156,7 +156,8 @@ export class NgramHasher {
   private ensureOutput(n: number, used: number): void {
     if (this.cols.length >= n) return;
     const cap = Math.max(this.cols.length * 2, n);
-    const shared = this.cols.buffer instanceof SharedArrayBuffer;
+    // (a page that is not cross-origin isolated has no SharedArrayBuffer at all)
+    const shared = typeof SharedArrayBuffer !== "undefined" && this.cols.buffer instanceof SharedArrayBuffer;
     const c = newUint32Array(cap, shared);
     c.set(this.cols.subarray(0, used));
     const v = newFloat32Array(cap, shared);
