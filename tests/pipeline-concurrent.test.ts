@@ -3,11 +3,20 @@
 // refit epoch the selection could still rule out.
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadImdbFromTarGz } from "../src/core/dataset.ts";
-import { DEFAULT_PIPELINE, EpochGate, probabilitiesOfCounts, trainPipeline, type PipelineOptions } from "../src/core/pipeline.ts";
+import {
+  DEFAULT_PIPELINE,
+  EpochGate,
+  middleRow,
+  probabilitiesOfCounts,
+  renumberColumns,
+  trainPipeline,
+  type Alongside,
+  type PipelineOptions,
+} from "../src/core/pipeline.ts";
 import type { SentimentModel } from "../src/core/model-format.ts";
 import type { Review, TrainingBackend } from "../src/core/types.ts";
 import { CpuBackend } from "../src/cpu-reference/backend.ts";
-import { applyFeatureWeights, NgramHasher, transposeLayout, withValues } from "../src/core/features.ts";
+import { applyFeatureWeights, countClasses, NgramHasher, transposeLayout, weighRows, withValues } from "../src/core/features.ts";
 import { roundToHalf } from "../src/core/model-format.ts";
 import { mulberry32 } from "../src/core/random.ts";
 import { makeImdbArchive, streamOf } from "./helpers/make-archive.ts";
@@ -231,5 +240,55 @@ describe("EpochGate", () => {
     const pending = gate.allows(1);
     gate.end(0);
     expect(await pending).toBe(false);
+  });
+});
+
+describe("the passes over train/ split with a thread alongside (PipelineExecution.alongside)", () => {
+  /** An Alongside that does its halves here, later, on copies of nothing: the rows are shared as in the CLI. */
+  function inProcess(calls: string[]): Alongside {
+    const later = () => new Promise<void>((r) => setTimeout(r, 3));
+    return {
+      classCounts: async (counts, labels, pos, neg, colFrom, colTo) => {
+        calls.push(`classCounts ${colFrom}-${colTo}`);
+        await later();
+        countClasses(counts, labels, pos, neg, colFrom, colTo);
+      },
+      renumber: async (x, newId, from, to) => {
+        calls.push(`renumber ${x.nRows} ${from}-${to}`);
+        await later();
+        renumberColumns(x, newId, from, to);
+      },
+      weigh: async (counts, weights, features, values, from, to) => {
+        calls.push(`weigh ${from}-${to}`);
+        await later();
+        weighRows(counts, weights, features, values, from, to);
+      },
+    };
+  }
+
+  for (const [name, opts] of [
+    ["the refit alone, two runs averaged", { ...options, validationFraction: 0, seeds: 2, training: { ...options.training, epochs: 3 } }],
+    ["selection and refit", options],
+  ] as const) {
+    it(`gives the same model, bit for bit (${name})`, async () => {
+      const inOrder = await trainPipeline(data, opts, () => new CpuBackend());
+      const calls: string[] = [];
+      const split = await trainPipeline(data, opts, () => new CpuBackend(), {}, { sharedMemory: true, alongside: inProcess(calls) });
+      expect(comparable(split)).toEqual(comparable(inOrder));
+      const d = 2 ** opts.features.hashBits;
+      const n = data.train.length;
+      expect(calls[0]).toBe(`classCounts ${d / 2}-${d}`);
+      expect(calls[1]).toMatch(new RegExp(`^renumber ${n} \\d+-${n}$`));
+      expect(calls[2]).toBe(`renumber ${data.test.length} 0-${data.test.length}`);
+      if (opts.validationFraction === 0) expect(calls[3]).toMatch(new RegExp(`^weigh \\d+-${n}$`));
+    });
+  }
+
+  it("middleRow splits the entries in two: the first row that starts at or past the middle entry", () => {
+    const rowPtr = Uint32Array.from([0, 5, 6, 7, 20, 21]);
+    const x = { nRows: 5, nCols: 30, rowPtr, colIdx: new Uint32Array(21), values: new Float32Array(21) };
+    expect(middleRow(x)).toBe(4); // row 4 starts at entry 20, past 10.5; row 3 at 7
+    expect(middleRow({ ...x, rowPtr: Uint32Array.from([0, 2, 4, 6, 8, 10]), colIdx: new Uint32Array(10) })).toBe(3);
+    expect(middleRow({ ...x, nRows: 0, rowPtr: Uint32Array.from([0]) })).toBe(0);
   });
 });

@@ -496,11 +496,25 @@ export function classCounts(counts: Csr, labels: ArrayLike<number>): { pos: Uint
   // counts are integers below 2^32: exact in a Uint32Array, and read back as the same doubles
   const pos = new Uint32Array(counts.nCols);
   const neg = new Uint32Array(counts.nCols);
+  countClasses(counts, labels, pos, neg, 0, counts.nCols);
+  return { pos, neg };
+}
+
+/**
+ * classCounts' counts for the columns [colFrom, colTo) alone, added to pos and neg (the
+ * other columns' are left as they are): ranges of columns can be counted anywhere, each
+ * in its own part of the arrays.
+ */
+export function countClasses(counts: Csr, labels: ArrayLike<number>, pos: Uint32Array, neg: Uint32Array, colFrom: number, colTo: number): void {
+  const width = colTo - colFrom;
   for (let i = 0; i < counts.nRows; i++) {
     const target = labels[i] === 1 ? pos : neg;
-    for (let k = counts.rowPtr[i]!; k < counts.rowPtr[i + 1]!; k++) target[counts.colIdx[k]!]! += 1;
+    for (let k = counts.rowPtr[i]!; k < counts.rowPtr[i + 1]!; k++) {
+      const j = counts.colIdx[k]!;
+      // colFrom <= j < colTo, in one unsigned comparison
+      if ((j - colFrom) >>> 0 < width) target[j]! += 1;
+    }
   }
-  return { pos, neg };
 }
 
 /**
@@ -559,12 +573,21 @@ const LOG_TABLE = 64;
  */
 export function applyFeatureWeights(counts: Csr, weights: FeatureWeights, config: FeatureConfig, shared = false): Csr {
   const values = newFloat32Array(counts.values.length, shared);
+  weighRows(counts, weights, config, values, 0, counts.nRows);
+  return { nRows: counts.nRows, nCols: counts.nCols, rowPtr: counts.rowPtr, colIdx: counts.colIdx, values };
+}
+
+/**
+ * applyFeatureWeights' values for rows [from, to) of the counts, written to `values` at
+ * the same positions as the counts' (rows done in pieces, anywhere, give its array).
+ */
+export function weighRows(counts: Csr, weights: FeatureWeights, config: FeatureConfig, values: Float32Array, from: number, to: number): void {
   const scale = weights.scale;
   const nb = weights.kind === "nb";
   const sublinear = config.sublinearTf;
   const { rowPtr, colIdx } = counts;
   const counted = counts.values;
-  for (let i = 0; i < counts.nRows; i++) {
+  for (let i = from; i < to; i++) {
     const a = rowPtr[i]!;
     const b = rowPtr[i + 1]!;
     let norm2 = 0;
@@ -589,5 +612,4 @@ export function applyFeatureWeights(counts: Csr, weights: FeatureWeights, config
       for (let k = a; k < b; k++) values[k] = values[k]! * inv;
     }
   }
-  return { nRows: counts.nRows, nCols: counts.nCols, rowPtr: counts.rowPtr, colIdx: counts.colIdx, values };
 }

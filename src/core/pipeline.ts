@@ -18,14 +18,17 @@ import { stratifiedSplit } from "./dataset.ts";
 import { sigmoid, sumsFromLogits } from "../cpu-reference/logistic.ts";
 import {
   applyFeatureWeights,
-  classCounts,
+  countClasses,
   DEFAULT_FEATURES,
   fitFeatureWeights,
   nbRowFactor,
+  newFloat32Array,
+  newUint32Array,
   NgramHasher,
   selectRows,
   transposeCsr,
   validateFeatureConfig,
+  weighRows,
   weightsFromClassCounts,
   type FeatureConfig,
   type FeatureWeights,
@@ -107,6 +110,12 @@ export interface PipelineExecution {
    */
   sharedMemory?: boolean;
   /**
+   * Another thread (given sharedMemory, so that it reads and writes the same rows) to
+   * split the passes over train/ between hashing and training with: it does the second
+   * half of the rows of each (see Alongside), and renumbers the test set's columns.
+   */
+  alongside?: Alongside;
+  /**
    * Hash the test set's texts somewhere else (another thread) while this one hashes
    * train/. Must give exactly NgramHasher.hashDocuments' rows for `features`.
    */
@@ -125,6 +134,31 @@ export interface PipelineExecution {
    * while this thread scores the last epochs' means. Must give exactly its numbers.
    */
   probabilitiesElsewhere?: (counts: Csr, featureWeights: FeatureWeights, features: FeatureConfig, weights: Float32Array, bias: number) => Promise<Float64Array>;
+}
+
+/**
+ * Row-range passes over a set in shared memory, done on another thread: each gives
+ * exactly what the same function gives for those rows (or columns) here (countClasses,
+ * renumberColumns, weighRows), so that splitting a pass changes no number.
+ */
+export interface Alongside {
+  classCounts(counts: Csr, labels: Uint8Array, pos: Uint32Array, neg: Uint32Array, colFrom: number, colTo: number): Promise<void>;
+  renumber(x: Csr, newId: Uint32Array, from: number, to: number): Promise<void>;
+  weigh(counts: Csr, weights: FeatureWeights, features: FeatureConfig, values: Float32Array, from: number, to: number): Promise<void>;
+}
+
+/** The row that splits x's entries in two halves (as near as rows allow). */
+export function middleRow(x: Csr): number {
+  const half = x.rowPtr[x.nRows]! / 2;
+  let lo = 0;
+  let hi = x.nRows;
+  // the first row whose start is at or past half
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (x.rowPtr[m]! < half) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
 }
 
 /**
@@ -224,10 +258,10 @@ export function columnsByUse(used: Uint32Array): ColumnOrder {
   return { newId, oldId };
 }
 
-/** Renames the columns of `x` in place: column j becomes newId[j]. */
-export function renumberColumns(x: Csr, newId: Uint32Array): void {
+/** Renames the columns of `x` in place: column j becomes newId[j]. Only rows [from, to) when given. */
+export function renumberColumns(x: Csr, newId: Uint32Array, from = 0, to = x.nRows): void {
   const colIdx = x.colIdx;
-  for (let k = 0; k < colIdx.length; k++) colIdx[k] = newId[colIdx[k]!]!;
+  for (let k = x.rowPtr[from]!, end = x.rowPtr[to]!; k < end; k++) colIdx[k] = newId[colIdx[k]!]!;
 }
 
 /** out[k] = a[oldId[k]]: an array indexed by original column numbers, in the new numbering. */
@@ -320,8 +354,19 @@ export async function trainPipeline(
   // change. train/'s are renumbered while the test set may still be hashed elsewhere.
   // The rows of each class that use each column give both the numbering and, without a
   // split, the feature weights (fitFeatureWeights' counts, in the new numbering).
-  const classes = classCounts(train.counts, train.labels);
-  const used = new Uint32Array(classes.pos.length);
+  // With a thread alongside, it takes the second half of each pass over train/ (and
+  // renumbers the test set), while this one does the first.
+  const alongside = execution.alongside;
+  const mid = alongside ? middleRow(train.counts) : train.counts.nRows;
+  // the class counts: the upper half of the columns alongside (each side increments its
+  // own part of the arrays)
+  const d = train.counts.nCols;
+  const classes = { pos: newUint32Array(d, alongside !== undefined), neg: newUint32Array(d, alongside !== undefined) };
+  const theirCounts = alongside?.classCounts(train.counts, train.labels, classes.pos, classes.neg, d >>> 1, d);
+  theirCounts?.catch(() => {}); // reported where awaited
+  countClasses(train.counts, train.labels, classes.pos, classes.neg, 0, alongside ? d >>> 1 : d);
+  await theirCounts;
+  const used = newUint32Array(classes.pos.length, execution.sharedMemory === true);
   // how many columns train/ uses: numbered by use, they come first
   let nUsed = 0;
   for (let j = 0; j < used.length; j++) {
@@ -330,16 +375,27 @@ export async function trainPipeline(
     nUsed += u > 0 ? 1 : 0;
   }
   const order = columnsByUse(used);
-  renumberColumns(train.counts, order.newId);
+  const theirRenumbering = alongside?.renumber(train.counts, order.newId, mid, train.counts.nRows);
+  theirRenumbering?.catch(() => {}); // reported where awaited
+  renumberColumns(train.counts, order.newId, 0, mid);
   const test = testElsewhere
     ? await testElsewhere
     : testData
       ? hashReviews(testData, f, (d) => hooks.onFeaturize?.(data.train.length + d, total))
       : null;
   if (testElsewhere) hooks.onFeaturize?.(total, total);
-  if (test) renumberColumns(test.counts, order.newId);
-  // for scoring the averaged runs' means by column (trainAveraged), laid out elsewhere now
-  const testLayout = test && options.validationFraction === 0 && seeds > 1 ? execution.transposeElsewhere?.(test.counts, f.weighting) : undefined;
+  // the test set's counts renumbered: here, or alongside (awaited before they are read here)
+  let testRenumbered: Promise<void> = Promise.resolve();
+  if (test && alongside) testRenumbered = alongside.renumber(test.counts, order.newId, 0, test.counts.nRows);
+  else if (test) renumberColumns(test.counts, order.newId);
+  testRenumbered.catch(() => {}); // reported where awaited
+  await theirRenumbering;
+  // for scoring the averaged runs' means by column (trainAveraged), laid out elsewhere as
+  // soon as the counts are renumbered
+  const layoutElsewhere = execution.transposeElsewhere;
+  const testLayout =
+    test && options.validationFraction === 0 && seeds > 1 && layoutElsewhere ? testRenumbered.then(() => layoutElsewhere(test.counts, f.weighting)) : undefined;
+  testLayout?.catch(() => {}); // reported where awaited
 
   let bestEpoch = options.training.epochs;
   let stoppedEarly = false;
@@ -349,6 +405,7 @@ export async function trainPipeline(
 
   if (options.validationFraction > 0) {
     hooks.onStage?.("select", "choosing the number of epochs on the validation split");
+    await testRenumbered;
     const { fw, ...sets } = selectionSets(train, test, f, options.validationFraction, options.training.seed, order.oldId);
     const valSet = sets.validation;
     if (execution.concurrentRefit && options.refit) {
@@ -390,10 +447,17 @@ export async function trainPipeline(
   // With somewhere else to do it, the test set's transpose (laid out there meanwhile) is
   // weighed there, for scoring the runs' means, while this thread weighs train/ and the
   // runs start; and the final measurement is made there (see onLastMean below).
-  const testByColumn = test && testLayout ? { y: test.labels, xt: testLayout.weighed(fw, f) } : undefined;
+  const testByColumn = test && testLayout ? { y: test.labels, xt: testLayout.then((layout) => layout.weighed(fw, f)) } : undefined;
   testByColumn?.xt.catch(() => {}); // reported where awaited
   const fw16 = { kind: fw.kind, scale: roundToHalf(fw.scale) };
-  const sets: TrainSets = { train: { ...weighted("train", train.counts, train.labels, fw, f, execution.sharedMemory), columnsUsed: nUsed } };
+  // train/ weighed: the second half of its rows alongside, into the same array
+  const values = newFloat32Array(train.counts.values.length, execution.sharedMemory === true);
+  const theirWeighing = alongside?.weigh(train.counts, fw, f, values, mid, train.counts.nRows);
+  theirWeighing?.catch(() => {}); // reported where awaited
+  weighRows(train.counts, fw, f, values, 0, mid);
+  await theirWeighing;
+  const sets: TrainSets = { train: { name: "train", x: { ...train.counts, values }, y: train.labels, columnsUsed: nUsed } };
+  await testRenumbered;
   if (test && !testByColumn) sets.test = weighted("test", test.counts, test.labels, fw, f);
   let measured: { of: Float32Array; weights16: Float32Array; probabilities: Promise<Float64Array> } | undefined;
   const backends: TrainingBackend[] = [];

@@ -317,6 +317,8 @@ async function cmdTrain(values: Values, log: (s: string) => void): Promise<void>
         // the pipeline runs them in order anyway when there is no selection or no refit
         concurrentRefit: threads.length > 0,
         sharedMemory: threads.length > 0,
+        // the second run's thread is free once it has hashed the test set, until the runs start
+        alongside: threads[1],
         hashElsewhere: threads.length > 0 ? (texts, features) => threads[1]!.hash(texts, features) : undefined,
         transposeElsewhere: helper ? (counts, weighting) => helper.transposeLater(counts, weighting) : undefined,
         probabilitiesElsewhere: helper ? (counts, fw, features, weights, bias) => helper.probabilities(counts, fw, features, weights, bias) : undefined,

@@ -11,8 +11,17 @@
 
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { CpuBackend } from "../cpu-reference/backend.ts";
-import { probabilitiesOfCounts } from "../core/pipeline.ts";
-import { NgramHasher, transposeLayout, weighTransposed, type FeatureConfig, type FeatureWeights, type TransposeLayout } from "../core/features.ts";
+import { probabilitiesOfCounts, renumberColumns, type Alongside } from "../core/pipeline.ts";
+import {
+  countClasses,
+  NgramHasher,
+  transposeLayout,
+  weighRows,
+  weighTransposed,
+  type FeatureConfig,
+  type FeatureWeights,
+  type TransposeLayout,
+} from "../core/features.ts";
 import type { BackendData, Csr, EvalSums, LabelledSet, TrainingBackend } from "../core/types.ts";
 
 export const TRAIN_WORKER_TAG = "moviesentiments-train-worker";
@@ -26,7 +35,10 @@ type Call =
   | { op: "hash"; texts: string[]; features: FeatureConfig }
   | { op: "layout"; id: number; counts: Csr; withSource: boolean }
   | { op: "weighed"; id: number; weights: FeatureWeights; features: FeatureConfig }
-  | { op: "probabilities"; counts: Csr; featureWeights: FeatureWeights; features: FeatureConfig; weights: Float32Array; bias: number };
+  | { op: "probabilities"; counts: Csr; featureWeights: FeatureWeights; features: FeatureConfig; weights: Float32Array; bias: number }
+  | { op: "classCounts"; counts: Csr; labels: Uint8Array; pos: Uint32Array; neg: Uint32Array; colFrom: number; colTo: number }
+  | { op: "renumber"; x: Csr; newId: Uint32Array; from: number; to: number }
+  | { op: "weigh"; counts: Csr; weights: FeatureWeights; features: FeatureConfig; values: Float32Array; from: number; to: number };
 
 type Answer = number | EvalSums | Float32Array | Float64Array | { weights: Float32Array; bias: number } | Csr | undefined;
 
@@ -93,6 +105,18 @@ export function runTrainWorker(): Promise<number> {
           transfer.push(p.buffer as ArrayBuffer);
           break;
         }
+        case "classCounts":
+          countClasses(call.counts, call.labels, call.pos, call.neg, call.colFrom, call.colTo);
+          value = undefined;
+          break;
+        case "renumber":
+          renumberColumns(call.x, call.newId, call.from, call.to);
+          value = undefined;
+          break;
+        case "weigh":
+          weighRows(call.counts, call.weights, call.features, call.values, call.from, call.to);
+          value = undefined;
+          break;
         case "weighed": {
           const laid = layouts.get(call.id);
           if (!laid) throw new Error(`no transpose laid out as ${call.id}`);
@@ -140,7 +164,7 @@ function sharedSet(set: LabelledSet): LabelledSet {
 }
 
 /** A CpuBackend on a worker thread started from the CLI bundle at `entryUrl`. */
-export class ThreadCpuBackend implements TrainingBackend {
+export class ThreadCpuBackend implements TrainingBackend, Alongside {
   readonly kind = "cpu" as const;
   readonly deviceName = "CPU (TypeScript reference)";
   readonly takesRowOrder = true;
@@ -242,6 +266,24 @@ export class ThreadCpuBackend implements TrainingBackend {
   async probabilities(counts: Csr, featureWeights: FeatureWeights, features: FeatureConfig, weights: Float32Array, bias: number): Promise<Float64Array> {
     const fw = { kind: featureWeights.kind, scale: shared(featureWeights.scale) };
     return (await this.call({ op: "probabilities", counts, featureWeights: fw, features, weights: shared(weights), bias })) as Float64Array;
+  }
+
+  // Alongside: row ranges of sets in shared memory (the pipeline's sharedMemory), done on
+  // this thread's worker with the same functions
+
+  async classCounts(counts: Csr, labels: Uint8Array, pos: Uint32Array, neg: Uint32Array, colFrom: number, colTo: number): Promise<void> {
+    if (!(pos.buffer instanceof SharedArrayBuffer && neg.buffer instanceof SharedArrayBuffer)) throw new Error("classCounts: the counts must be in shared memory");
+    await this.call({ op: "classCounts", counts, labels, pos, neg, colFrom, colTo });
+  }
+
+  async renumber(x: Csr, newId: Uint32Array, from: number, to: number): Promise<void> {
+    if (!(x.colIdx.buffer instanceof SharedArrayBuffer)) throw new Error("renumber: the rows must be in shared memory");
+    await this.call({ op: "renumber", x, newId: shared(newId), from, to });
+  }
+
+  async weigh(counts: Csr, weights: FeatureWeights, features: FeatureConfig, values: Float32Array, from: number, to: number): Promise<void> {
+    if (!(values.buffer instanceof SharedArrayBuffer)) throw new Error("weigh: the values must be in shared memory");
+    await this.call({ op: "weigh", counts, weights: { kind: weights.kind, scale: shared(weights.scale) }, features, values, from, to });
   }
 
   dispose(): void {
