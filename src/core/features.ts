@@ -168,9 +168,9 @@ export class NgramHasher {
 
   /** Hash a batch of raw documents into a count CSR. */
   hashDocuments(texts: readonly string[], onProgress?: (done: number) => void): Csr {
-    const x = this.hashRows(texts, onProgress);
-    const nnz = x.rowPtr[x.nRows]!;
-    return { ...x, colIdx: this.cols.slice(0, nnz), values: this.vals.slice(0, nnz) };
+    const rowPtr = this.hashRows(texts, onProgress);
+    const nnz = rowPtr[texts.length]!;
+    return { nRows: texts.length, nCols: 1 << this.hashBits, rowPtr, colIdx: this.cols.slice(0, nnz), values: this.vals.slice(0, nnz) };
   }
 
   /**
@@ -191,9 +191,9 @@ export class NgramHasher {
     this.cols = newUint32Array(cap, shared);
     this.vals = newFloat32Array(cap, shared);
     try {
-      const x = this.hashRows(texts, onProgress);
-      const nnz = x.rowPtr[x.nRows]!;
-      return { ...x, colIdx: this.cols.subarray(0, nnz), values: this.vals.subarray(0, nnz) };
+      const rowPtr = this.hashRows(texts, onProgress);
+      const nnz = rowPtr[texts.length]!;
+      return { nRows: texts.length, nCols: 1 << this.hashBits, rowPtr, colIdx: this.cols.subarray(0, nnz), values: this.vals.subarray(0, nnz) };
     } finally {
       // the arrays are the result's now
       this.cols = keptCols;
@@ -201,8 +201,8 @@ export class NgramHasher {
     }
   }
 
-  /** The rows of hashDocuments, in this.cols and this.vals (grown as needed) up to rowPtr's last entry. */
-  private hashRows(texts: readonly string[], onProgress?: (done: number) => void): { nRows: number; nCols: number; rowPtr: Uint32Array } {
+  /** The rows of hashDocuments, in this.cols and this.vals (grown as needed) up to rowPtr's last entry; returns rowPtr. */
+  private hashRows(texts: readonly string[], onProgress?: (done: number) => void): Uint32Array {
     const rowPtr = new Uint32Array(texts.length + 1);
     const mask = this.mask;
     const spans = this.spans;
@@ -275,7 +275,7 @@ export class NgramHasher {
       if (onProgress && (d & 1023) === 1023) onProgress(d + 1);
     }
     onProgress?.(texts.length);
-    return { nRows: texts.length, nCols: 1 << this.hashBits, rowPtr };
+    return rowPtr;
   }
 }
 
