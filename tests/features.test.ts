@@ -205,6 +205,19 @@ describe("hashed n-gram counts", () => {
     expect(x.nRows).toBe(3001);
   });
 
+  it("hashTransient gives hashDocuments' rows as views that the next call reuses", () => {
+    const h = new NgramHasher(3, BITS);
+    const docs = ["Loved it!<br />Loved it.", "", "didn't work", "the the the the"];
+    const want = hasher.hashDocuments(docs);
+    const x = h.hashTransient(docs);
+    expect(Array.from(x.rowPtr)).toEqual(Array.from(want.rowPtr));
+    expect(Array.from(x.colIdx)).toEqual(Array.from(want.colIdx));
+    expect(Array.from(x.values)).toEqual(Array.from(want.values));
+    const first = x.colIdx[0];
+    h.hashTransient(["something else entirely"]);
+    expect(x.colIdx[0]).not.toBe(first); // overwritten: the caller must be done with them
+  });
+
   it("grows its buffers where there is no SharedArrayBuffer (a page that is not cross-origin isolated)", () => {
     const long = Array.from({ length: 40000 }, (_, i) => `w${i}`).join(" ");
     const want = new NgramHasher(3, BITS).hashDocuments([long]);

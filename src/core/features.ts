@@ -174,6 +174,17 @@ export class NgramHasher {
   }
 
   /**
+   * hashDocuments' rows for a caller that is done with them before it hashes again: its
+   * colIdx and values are views of this hasher's own buffers, which the next call on it
+   * overwrites (no copy per batch; batch prediction reads each batch's rows once).
+   */
+  hashTransient(texts: readonly string[]): Csr {
+    const rowPtr = this.hashRows(texts);
+    const nnz = rowPtr[texts.length]!;
+    return { nRows: texts.length, nCols: 1 << this.hashBits, rowPtr, colIdx: this.cols.subarray(0, nnz), values: this.vals.subarray(0, nnz) };
+  }
+
+  /**
    * hashDocuments for one large set hashed once (train/, test/): the same rows, written
    * straight into arrays sized from the texts' length (a row has at most ngramMax entries
    * per token, and tokens are some 5 characters apart in English reviews), which the

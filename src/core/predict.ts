@@ -110,7 +110,8 @@ export class Predictor {
    */
   private logitsNb(texts: readonly string[]): Float64Array {
     const { features, bias } = this.model;
-    const counts = this.hasher.hashDocuments(texts);
+    // read once, below, before this hasher is used again
+    const counts = this.hasher.hashTransient(texts);
     const { rowPtr, colIdx } = counts;
     const out = new Float64Array(texts.length);
     // Building the interleaved table costs about as much as scoring a few hundred reviews;
