@@ -113,6 +113,26 @@ describe("save and load", () => {
     after.predictMany(texts).forEach((p, i) => expect(Math.abs(p.logit - raw[i]!.logit)).toBeLessThan(0.05 * (1 + Math.abs(raw[i]!.logit))));
   });
 
+  it("a predictor scoring with another's shared ratio-weight table gives the same logits (batches past SMALL_BATCH)", () => {
+    const model = makeModel(1);
+    const dir = freshDir();
+    saveModelDir(dir, model);
+    const loaded = loadModelDir(dir);
+    const many = Array.from({ length: 80 }, (_, i) => texts[i % texts.length]!);
+    const own = new Predictor(loaded);
+    const table = own.ratioWeightTable(true);
+    expect(table.buffer instanceof SharedArrayBuffer).toBe(true);
+    const other = new Predictor(loaded);
+    other.useRatioWeightTable(table);
+    expect(Array.from(other.logits(many))).toEqual(Array.from(own.logits(many)));
+    // the table it is given is the one it scores with
+    const wrong = new Float32Array(table.length);
+    const zeroed = new Predictor(loaded);
+    zeroed.useRatioWeightTable(wrong);
+    expect(Array.from(zeroed.logits(many)).every((z) => z === loaded.bias)).toBe(true);
+    expect(() => zeroed.useRatioWeightTable(new Float32Array(6))).toThrow(RangeError);
+  });
+
   it("tf-idf models round-trip too", () => {
     const model = makeModel(2, { ...features, weighting: "tfidf" });
     const dir = freshDir();

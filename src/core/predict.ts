@@ -88,6 +88,29 @@ export class Predictor {
   private ratioWeight: Float32Array | null = null;
 
   /**
+   * The interleaved table of NB ratios and weights the batch path scores with (see
+   * ratioWeight), made now: in a SharedArrayBuffer when `shared`, for other threads'
+   * predictors of the same model to use (useRatioWeightTable), so that they neither
+   * build it again nor each keep a copy in the processor's cache.
+   */
+  ratioWeightTable(shared: boolean): Float32Array {
+    const { d, ratioAt, weightAt } = this.modelValues();
+    const rw = shared ? new Float32Array(new SharedArrayBuffer(8 * d)) : new Float32Array(2 * d);
+    for (let j = 0; j < d; j++) {
+      rw[2 * j] = ratioAt(j);
+      rw[2 * j + 1] = weightAt(j);
+    }
+    return rw;
+  }
+
+  /** Score with a table ratioWeightTable made for this same model (on any thread). */
+  useRatioWeightTable(rw: Float32Array): void {
+    const { d } = this.modelValues();
+    if (rw.length !== 2 * d) throw new RangeError(`a ratio-weight table of ${rw.length} entries for a model of ${d} buckets`);
+    this.ratioWeight = rw;
+  }
+
+  /**
    * Bucket j's NB ratio and weight, read straight from the model file's float16 bits
    * where the model has them (the same values, no decoded arrays), else from its arrays.
    */
@@ -135,16 +158,7 @@ export class Predictor {
       }
       return out;
     }
-    let rw = this.ratioWeight;
-    if (!rw) {
-      const { d, ratioAt, weightAt } = this.modelValues();
-      rw = new Float32Array(2 * d);
-      for (let j = 0; j < d; j++) {
-        rw[2 * j] = ratioAt(j);
-        rw[2 * j + 1] = weightAt(j);
-      }
-      this.ratioWeight = rw;
-    }
+    const rw = (this.ratioWeight ??= this.ratioWeightTable(false));
     for (let i = 0; i < counts.nRows; i++) {
       const a = rowPtr[i]!;
       const b = rowPtr[i + 1]!;

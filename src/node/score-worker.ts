@@ -84,6 +84,11 @@ interface Request {
   explain: number;
 }
 
+/** Sent to each scoring thread before any request: the NB ratio-weight table, made once for all. */
+interface TableMessage {
+  table: Float32Array;
+}
+
 type Reply = { id: number; ok: true; result: ScoreResult } | { id: number; ok: false; message: string };
 
 function shared(a: Float32Array | Uint16Array): SharedArrayBuffer {
@@ -141,6 +146,11 @@ export class WorkerPool implements Scorer {
         if (!this.closing) this.fail(new Error(`a scoring thread stopped unexpectedly (exit code ${code}; --workers 0 scores on the main thread)`));
       });
       this.workers.push({ worker, busy: 0 });
+    }
+    // the NB scoring table, made here once (while the threads start) and shared by them all
+    if (model.featureWeights.kind === "nb") {
+      const msg: TableMessage = { table: new Predictor(model).ratioWeightTable(true) };
+      for (const w of this.workers) w.worker.postMessage(msg);
     }
   }
 
@@ -214,7 +224,11 @@ export function runScoreWorker(): Promise<number> {
   const predictor = new Predictor(model);
   const port = parentPort!;
   return new Promise<number>((resolve) => {
-    port.on("message", (req: Request) => {
+    port.on("message", (req: Request | TableMessage) => {
+      if ("table" in req) {
+        predictor.useRatioWeightTable(req.table);
+        return;
+      }
       let reply: Reply;
       try {
         reply = { id: req.id, ok: true, result: scoreTexts(predictor, req.texts, req.explain) };
