@@ -111,8 +111,9 @@ export interface PipelineExecution {
   sharedMemory?: boolean;
   /**
    * Another thread (given sharedMemory, so that it reads and writes the same rows) to
-   * split the passes over train/ between hashing and training with: it does the second
-   * half of the rows of each (see Alongside), and renumbers the test set's columns.
+   * split the passes over train/ between hashing and training with: it does half of each
+   * (the upper half of the columns' class counts, the second half of the rows renumbered
+   * and weighed; see Alongside), and renumbers the test set's columns.
    */
   alongside?: Alongside;
   /**
@@ -137,9 +138,10 @@ export interface PipelineExecution {
 }
 
 /**
- * Row-range passes over a set in shared memory, done on another thread: each gives
- * exactly what the same function gives for those rows (or columns) here (countClasses,
- * renumberColumns, weighRows), so that splitting a pass changes no number.
+ * Passes over a range of a set's rows (or, for the class counts, of its columns) in
+ * shared memory, done on another thread: each gives exactly what the same function gives
+ * for that range here (countClasses, renumberColumns, weighRows), so that splitting a
+ * pass changes no number.
  */
 export interface Alongside {
   classCounts(counts: Csr, labels: Uint8Array, pos: Uint32Array, neg: Uint32Array, colFrom: number, colTo: number): Promise<void>;
@@ -456,7 +458,8 @@ export async function trainPipeline(
   theirWeighing?.catch(() => {}); // reported where awaited
   weighRows(train.counts, fw, f, values, 0, mid);
   await theirWeighing;
-  const sets: TrainSets = { train: { name: "train", x: { ...train.counts, values }, y: train.labels, columnsUsed: nUsed } };
+  const c = train.counts;
+  const sets: TrainSets = { train: { name: "train", x: { nRows: c.nRows, nCols: c.nCols, rowPtr: c.rowPtr, colIdx: c.colIdx, values }, y: train.labels, columnsUsed: nUsed } };
   await testRenumbered;
   if (test && !testByColumn) sets.test = weighted("test", test.counts, test.labels, fw, f);
   let measured: { of: Float32Array; weights16: Float32Array; probabilities: Promise<Float64Array> } | undefined;
