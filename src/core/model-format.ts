@@ -208,23 +208,9 @@ export interface EncodedModel {
   files: { name: string; bytes: Uint8Array }[];
 }
 
-/** Array file contents made ahead of encodeModel (prepareArrayFile), by array. */
-const preparedFiles = new WeakMap<Float32Array, { bytes: Uint8Array; crc: string }>();
-
-/**
- * Make the file contents of an array that a model about to be encoded holds (its float16
- * bytes and their checksum) now, while the caller waits for something else; encodeModel
- * then uses them. The array must not change afterwards.
- */
-export function prepareArrayFile(a: Float32Array): void {
-  const bytes = float32ToHalfLeBytes(a);
-  preparedFiles.set(a, { bytes, crc: crc32(bytes).toString(16).padStart(8, "0") });
-}
-
 function arrayFile(stem: string, a: Float32Array): { info: ArrayInfo; bytes: Uint8Array } {
-  const prepared = preparedFiles.get(a);
-  const bytes = prepared?.bytes ?? float32ToHalfLeBytes(a);
-  const crc = prepared?.crc ?? crc32(bytes).toString(16).padStart(8, "0");
+  const bytes = float32ToHalfLeBytes(a);
+  const crc = crc32(bytes).toString(16).padStart(8, "0");
   return {
     info: { file: `${stem}.${crc}.f16`, dtype: "float16", length: a.length, byteLength: bytes.length, crc32: crc },
     bytes,

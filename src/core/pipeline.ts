@@ -34,7 +34,7 @@ import {
   type FeatureWeights,
 } from "./features.ts";
 import { binaryMetrics, metricsFromSums } from "./metrics.ts";
-import { prepareArrayFile, roundToHalf, type SentimentModel } from "./model-format.ts";
+import { roundToHalf, type SentimentModel } from "./model-format.ts";
 import {
   aTurn,
   betterValidation,
@@ -580,12 +580,10 @@ export async function trainPipeline(
     const fw = stored?.fw16 ?? { kind: trainedFw.kind, scale: roundToHalf(trainedFw.scale) };
     const metrics: SentimentModel["metrics"] = {};
     if (validationMetrics) metrics.validation = validationMetrics;
-    // the stored arrays, in the original numbering, and their file contents (made here
-    // while the test set may still be measured elsewhere)
+    // the stored arrays, in the original numbering (made here while the test set may
+    // still be measured elsewhere)
     const scaleOut = inOriginalOrder(fw.scale, order.newId);
     const weightsOut = inOriginalOrder(weights, order.newId);
-    prepareArrayFile(scaleOut);
-    prepareArrayFile(weightsOut);
     if (test) {
       hooks.onStage?.("evaluate", "scoring the test set");
       const p = stored?.probabilities ? await stored.probabilities : probabilitiesOfCounts(test.counts, fw, f, weights, bias);
