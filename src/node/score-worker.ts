@@ -235,8 +235,11 @@ export function runScoreWorker(): Promise<number> {
       } catch (e) {
         reply = { id: req.id, ok: false, message: (e as Error).message };
       }
-      if (reply.ok) port.postMessage(reply, [reply.result.logits.buffer as ArrayBuffer]);
-      else port.postMessage(reply);
+      // The logits are copied, not transferred. The first ArrayBuffer a thread detaches
+      // (a transfer does) invalidates V8's "no buffer was ever detached" protector, which
+      // throws away the thread's optimized typed-array code; the hasher and the scorer are
+      // then compiled again (predict on test/: 1.24 -> 1.14 s, with about 70 fewer compiles).
+      port.postMessage(reply);
     });
     port.on("close", () => resolve(0));
   });
