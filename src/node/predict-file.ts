@@ -760,7 +760,10 @@ async function predictFile(argv: string[], io: CliIo): Promise<number> {
       );
       if (signal.aborted) throw new Interrupted();
     });
+    // every row is written: the threads stop while the output is synced and renamed
+    const stopping = scorers.close();
     await sink.finish();
+    await stopping;
     ok = true;
   } catch (e) {
     if (e instanceof Interrupted) {

@@ -184,9 +184,13 @@ export class WorkerPool implements Scorer {
     });
   }
 
-  async close(): Promise<void> {
+  private closed: Promise<void> | undefined;
+
+  /** Stop the threads (once; later calls wait for the same). */
+  close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    this.closed ??= Promise.all(this.workers.map((w) => w.worker.terminate())).then(() => {});
+    return this.closed;
   }
 }
 
