@@ -182,11 +182,60 @@ function sameFile(a: Stats, b: Stats): boolean {
 
 /** Where output goes: a temporary file beside OUT, renamed over OUT when complete; or stdout. */
 interface Sink {
-  write(s: string): Promise<void>;
+  /** the strings, in order (encoded as UTF-8) */
+  write(parts: readonly string[]): Promise<void>;
   finish(): Promise<void>;
   abort(): Promise<void>;
   /** the reader went away (stdout closed early): stop quietly */
   readonly closed: boolean;
+}
+
+/**
+ * Output gathered as UTF-8 bytes: each string is encoded straight into one buffer, which
+ * goes out whole once it holds `flushAt` bytes. No joined strings on the way: joining each
+ * batch's rows, then the batches, then encoding the result copied every byte three times.
+ */
+export class Utf8Gatherer {
+  private buf: Buffer;
+  private at = 0;
+  private readonly flushAt: number;
+  /** the buffer goes out and is not written again: a new one is started after each flush */
+  private readonly handedOver: boolean;
+  private readonly out: (bytes: Buffer) => Promise<void>;
+
+  constructor(flushAt: number, handedOver: boolean, out: (bytes: Buffer) => Promise<void>) {
+    this.flushAt = flushAt;
+    this.handedOver = handedOver;
+    this.out = out;
+    this.buf = Buffer.allocUnsafe(2 * flushAt);
+  }
+
+  async add(parts: readonly string[]): Promise<void> {
+    for (const s of parts) {
+      // a UTF-16 code unit is at most 3 bytes of UTF-8
+      if (this.at + 3 * s.length > this.buf.length) {
+        await this.flush();
+        if (3 * s.length > this.buf.length) {
+          await this.out(Buffer.from(s, "utf8"));
+          continue;
+        }
+      }
+      this.at += this.buf.write(s, this.at);
+    }
+    if (this.at >= this.flushAt) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.at === 0) return;
+    const bytes = this.buf.subarray(0, this.at);
+    this.at = 0;
+    if (this.handedOver) this.buf = Buffer.allocUnsafe(this.buf.length);
+    await this.out(bytes);
+  }
+
+  discard(): void {
+    this.at = 0;
+  }
 }
 
 async function openFileSink(out: string, inputStat: Stats | undefined): Promise<Sink> {
@@ -216,31 +265,22 @@ async function openFileSink(out: string, inputStat: Stats | undefined): Promise<
     if (why) throw new InputError(`cannot write ${out}: ${why}`);
     throw e;
   }
-  let buffered: string[] = [];
-  let bufferedChars = 0;
   let done = false;
-  const flush = async (): Promise<void> => {
-    if (bufferedChars === 0) return;
-    const s = buffered.join("");
-    buffered = [];
-    bufferedChars = 0;
+  // the write is awaited before the buffer is filled again, so one buffer serves throughout
+  const gathered = new Utf8Gatherer(1 << 20, false, async (bytes) => {
     try {
-      await fh.write(s);
+      await fh.write(bytes);
     } catch (e) {
       const why = errnoMessage(e);
       if (why) throw new InputError(`cannot write ${out}: ${why}`);
       throw e;
     }
-  };
+  });
   return {
     closed: false,
-    async write(s: string) {
-      buffered.push(s);
-      bufferedChars += s.length;
-      if (bufferedChars >= 1 << 20) await flush();
-    },
+    write: (parts) => gathered.add(parts),
     async finish() {
-      await flush();
+      await gathered.flush();
       try {
         await fh.sync();
         await fh.close();
@@ -254,6 +294,7 @@ async function openFileSink(out: string, inputStat: Stats | undefined): Promise<
       }
     },
     async abort() {
+      gathered.discard();
       if (!done) await fh.close().catch(() => {});
       done = true;
       await rm(tmp, { force: true });
@@ -269,15 +310,11 @@ function streamSink(stream: NodeJS.WritableStream): Sink {
     else failure = e;
   };
   stream.on("error", onError);
-  let buffered: string[] = [];
-  let bufferedChars = 0;
-  const flush = async (): Promise<void> => {
-    if (bufferedChars === 0 || closed) return;
-    const s = buffered.join("");
-    buffered = [];
-    bufferedChars = 0;
+  // the stream keeps each buffer it is given until it is written out
+  const gathered = new Utf8Gatherer(1 << 18, true, async (bytes) => {
+    if (closed) return;
     if (failure) throw failure;
-    if (!stream.write(s)) {
+    if (!stream.write(bytes)) {
       await new Promise<void>((res) => {
         const done = () => {
           stream.off("drain", done);
@@ -291,25 +328,20 @@ function streamSink(stream: NodeJS.WritableStream): Sink {
       });
     }
     if (failure) throw failure;
-  };
+  });
   return {
     get closed() {
       return closed;
     },
-    async write(s: string) {
-      buffered.push(s);
-      bufferedChars += s.length;
-      if (bufferedChars >= 1 << 18) await flush();
-    },
+    write: (parts) => gathered.add(parts),
     async finish() {
-      await flush();
+      await gathered.flush();
       stream.off("error", onError);
       // keep swallowing a late EPIPE
       stream.on("error", () => {});
     },
     async abort() {
-      buffered = [];
-      bufferedChars = 0;
+      gathered.discard();
     },
   };
 }
@@ -694,7 +726,7 @@ async function predictFile(argv: string[], io: CliIo): Promise<number> {
           if (shape.header) {
             names = outputNames(shape.header);
             if (outFormat === "jsonl") keys = uniqueKeys(shape.header);
-            else await sink.write(formatCsvRow([...shape.header, ...added()], delimiter));
+            else await sink.write([formatCsvRow([...shape.header, ...added()], delimiter)]);
           } else {
             // JSONL: each object's own keys are checked for collisions as it is written
             names = outputNames([]);
@@ -749,7 +781,7 @@ async function predictFile(argv: string[], io: CliIo): Promise<number> {
               parts.push(formatCsvRow(cells, delimiter));
             }
           }
-          await sink.write(parts.join(""));
+          await sink.write(parts);
           return !sink.closed;
         },
         (n) => {
