@@ -106,7 +106,7 @@ const fmtMs = (ms) => (ms == null || !Number.isFinite(ms) ? "-" : ms >= 10000 ? 
 const fmtAcc = (a) => (a == null || !Number.isFinite(a) ? "-" : a.toFixed(4));
 const fmtInt = (n) => (n == null || !Number.isFinite(n) ? "-" : Math.round(n).toLocaleString("en-US"));
 const fmtMB = (bytes) => (bytes == null || !Number.isFinite(bytes) ? "-" : bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1)} MB`);
-const fmtRatio = (r) => (r == null || !Number.isFinite(r) ? "-" : r >= 10 ? `${r.toFixed(0)}x` : `${r.toFixed(2)}x`);
+const fmtRatio = (r) => (r == null || !Number.isFinite(r) ? "-" : r >= 10 ? `${r.toFixed(0)}x` : r >= 0.1 ? `${r.toFixed(2)}x` : `${r.toPrecision(2)}x`);
 const times = (xs, f) => xs.map(f).join(", ");
 /** "13 (fixed), mean of 2 runs" or "5 (chosen on validation)": how a training run got its epochs. */
 const epochsNote = (t) => `${t.bestEpoch} (${t.chosenOnValidation ? "chosen on validation" : "fixed"})${t.seeds > 1 ? `, mean of ${t.seeds} runs` : ""}`;
