@@ -2,7 +2,7 @@
 // A logistic regression explains itself exactly: the logit is the bias plus the sum of
 // weight x feature value over the review's n-grams.
 
-import { applyFeatureWeights, ngramBucket, NgramHasher } from "./features.ts";
+import { applyFeatureWeights, newFloat32Array, ngramBucket, NgramHasher } from "./features.ts";
 import { rawHalves, type SentimentModel } from "./model-format.ts";
 import { sigmoid } from "../cpu-reference/logistic.ts";
 import { markNegations, NEGATED_PREFIX, normalizeText, scanTokens, TokenSpans } from "./text.ts";
@@ -95,7 +95,7 @@ export class Predictor {
    */
   ratioWeightTable(shared: boolean): Float32Array {
     const { d, ratioAt, weightAt } = this.modelValues();
-    const rw = shared ? new Float32Array(new SharedArrayBuffer(8 * d)) : new Float32Array(2 * d);
+    const rw = newFloat32Array(2 * d, shared);
     for (let j = 0; j < d; j++) {
       rw[2 * j] = ratioAt(j);
       rw[2 * j + 1] = weightAt(j);
